@@ -1,0 +1,27 @@
+"""`flywheel schema`: write the JSON Schemas of every spec kind, or check they are up to date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from runner import schemagen
+from runner.errors import ExitCode, FlywheelError
+
+
+class SchemaDriftError(FlywheelError):
+    """Committed schemas differ from the models."""
+
+
+def schema(out: Path, check: bool, console: Console) -> int:
+    """Write schemas into `out`; with `check`, write nothing and fail when they would change."""
+    if check:
+        stale = schemagen.drift(out)
+        if stale:
+            raise SchemaDriftError(f"{out}: out of date: {', '.join(stale)}; run: flywheel schema --out {out}")
+        console.print(f"ok: schemas in {out} are up to date", highlight=False)
+        return ExitCode.OK
+    written = schemagen.write_all(out)
+    console.print(f"wrote {len(written)} schemas to {out}", highlight=False)
+    return ExitCode.OK

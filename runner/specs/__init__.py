@@ -1,0 +1,1 @@
+"""The spec language: pydantic models for every kind, and the loader that validates a spec tree."""

@@ -1,0 +1,171 @@
+"""Loading JSONL datasets: parse every line, check ids, splits and the item schema, hash the content."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from runner.errors import Diagnostic
+from runner.hashing import content_hash
+from runner.specs.dataset import DatasetSpec
+
+MAX_LINE_ERRORS = 20
+"""Per dataset, after this many bad lines the rest are summarised in one line."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One dataset row."""
+
+    id: str
+    data: Mapping[str, Any]
+    split: str
+    file: str
+    line: int
+    hash: str
+    """sha256 of the canonical JSON of `data`."""
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """A validated dataset, in file order."""
+
+    name: str
+    items: tuple[Item, ...]
+    fields: frozenset[str]
+    """Keys present in at least one item."""
+    splits: tuple[str, ...]
+    hash: str
+    """Content hash over every item's hash and split."""
+
+    def select(self, split: str | None) -> tuple[Item, ...]:
+        """Items of `split` (all items when None)."""
+        return self.items if split is None else tuple(i for i in self.items if i.split == split)
+
+
+def _snippet(text: str, line: int, col: int | None) -> tuple[str, ...]:
+    shown = text if len(text) <= 120 else text[:117] + "..."
+    caret = " " * ((col or 1) - 1) if col is not None and col <= 120 else ""
+    return (f"{line:>5} | {shown}", f"      | {caret}^")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    with path.open(encoding="utf-8") as fh:
+        for n, raw in enumerate(fh, start=1):
+            yield n, raw.rstrip("\n").rstrip("\r")
+
+
+def load_dataset(
+    name: str,
+    spec: DatasetSpec,
+    base_dir: Path,
+    root: Path,
+    display: Callable[[Path], str],
+    spec_diag: Callable[[tuple[str | int, ...], str], Diagnostic],
+) -> tuple[LoadedDataset | None, list[Diagnostic]]:
+    """Load and check the files of `spec`. `spec_diag(path, msg)` makes a diagnostic pointing into the spec."""
+    where = f"Dataset/{name}"
+    diags: list[Diagnostic] = []
+    validator = None
+    if spec.item_schema is not None:
+        try:
+            jsonschema.Draft202012Validator.check_schema(spec.item_schema)
+            validator = jsonschema.Draft202012Validator(spec.item_schema)
+        except jsonschema.SchemaError as exc:
+            diags.append(spec_diag(("spec", "item_schema"), f"item_schema is not a valid JSON Schema: {exc.message}"))
+
+    sources: list[tuple[str | None, str, tuple[str | int, ...]]] = []
+    if spec.path is not None:
+        sources.append((None, spec.path, ("spec", "path")))
+    else:
+        assert spec.files is not None
+        sources.extend((split, rel, ("spec", "files", split)) for split, rel in spec.files.items())
+
+    items: list[Item] = []
+    first_line: dict[str, tuple[str, int]] = {}
+    bad = 0
+    for fixed_split, rel, spec_path in sources:
+        path = (base_dir / rel).resolve()
+        if not path.is_relative_to(root):
+            diags.append(spec_diag(spec_path, f"'{rel}' is outside the project root; keep datasets in the repository"))
+            continue
+        if not path.is_file():
+            diags.append(spec_diag(spec_path, f"file '{rel}' not found (looked in {display(path.parent)}/)"))
+            continue
+        shown = display(path)
+        try:
+            for lineno, text in _lines(path):
+                if not text.strip():
+                    continue
+                problem, col, row = _parse_line(text, spec, fixed_split, validator)
+                if problem is None and row is not None:
+                    item_id = str(row[spec.id_field])
+                    if item_id in first_line:
+                        f, ln = first_line[item_id]
+                        problem, col = f"duplicate id '{item_id}' (first at {f}:{ln}); ids must be unique", 1
+                if problem is not None:
+                    bad += 1
+                    if bad <= MAX_LINE_ERRORS:
+                        diags.append(Diagnostic(shown, lineno, col, where, problem, _snippet(text, lineno, col)))
+                    continue
+                assert row is not None
+                first_line[item_id] = (shown, lineno)
+                split = fixed_split if fixed_split is not None else _split_of(row, spec)
+                items.append(Item(item_id, row, split, shown, lineno, content_hash(row)))
+        except UnicodeDecodeError as exc:
+            diags.append(Diagnostic(shown, None, None, where, f"not UTF-8 text ({exc.reason}); save it as UTF-8"))
+    if bad > MAX_LINE_ERRORS:
+        diags.append(
+            Diagnostic(display(base_dir), None, None, where, f"... and {bad - MAX_LINE_ERRORS} more bad lines")
+        )
+    if not items and not diags:
+        diags.append(spec_diag(("spec",), "the dataset has no items; add at least one JSON object per line"))
+    if diags:
+        return None, diags
+    fields = frozenset(k for i in items for k in i.data)
+    splits = tuple(sorted({i.split for i in items}))
+    digest = content_hash([[i.split, i.hash] for i in items])
+    return LoadedDataset(name, tuple(items), fields, splits, digest), []
+
+
+def _split_of(row: Mapping[str, Any], spec: DatasetSpec) -> str:
+    return "all" if spec.split_field is None else str(row[spec.split_field])
+
+
+def _parse_line(
+    text: str,
+    spec: DatasetSpec,
+    fixed_split: str | None,
+    validator: jsonschema.Draft202012Validator | None,
+) -> tuple[str | None, int | None, dict[str, Any] | None]:
+    """(problem, column, row): problem is None when the line is a valid item."""
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON: {exc.msg}; each line must be one JSON object", exc.colno, None
+    if not isinstance(row, dict):
+        return f"expected a JSON object, got {type(row).__name__}; each line must be one JSON object", 1, None
+    if spec.id_field not in row:
+        return f"missing id field '{spec.id_field}'; give every item a unique '{spec.id_field}'", 1, None
+    if not isinstance(row[spec.id_field], str | int) or isinstance(row[spec.id_field], bool):
+        return f"id field '{spec.id_field}' must be a string or an integer", 1, None
+    if fixed_split is None and spec.split_field is not None:
+        value = row.get(spec.split_field)
+        if not isinstance(value, str) or not value:
+            return (
+                f"missing split field '{spec.split_field}'; set it to a split name such as \"test\"",
+                1,
+                None,
+            )
+    if validator is not None:
+        error = min(validator.iter_errors(row), key=lambda e: list(e.absolute_path), default=None)
+        if error is not None:
+            at = "/".join(str(p) for p in error.absolute_path)
+            where = f" at '{at}'" if at else ""
+            return f"item does not match item_schema{where}: {error.message}", 1, None
+    return None, None, row

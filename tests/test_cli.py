@@ -1,0 +1,66 @@
+"""The CLI skin: dispatch, the exit-code contract for bad arguments, crashes and interrupts."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from runner import __version__
+from runner.cli import main
+
+
+def test_validate_ok_prints_a_summary(mini_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().out == (
+        "ok: 2 Model, 1 Prompt, 1 Dataset, 4 Grader, 1 Eval, 1 FineTune in 2 files; 6 dataset items\n"
+    )
+
+
+def test_bad_arguments_exit_1_not_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["validate", "--no-such-flag"])
+    assert info.value.code == 1
+    assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
+
+
+def test_missing_path_is_a_clean_error(mini_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "nowhere"]) == 1
+    assert capsys.readouterr().err == "error: nowhere: no such file or folder; pass a spec folder such as specs/\n"
+
+
+def test_internal_error_writes_a_log_and_exits_70(capsys: pytest.CaptureFixture[str]) -> None:
+    def boom(args: argparse.Namespace, out: Console) -> int:
+        raise RuntimeError("kaboom")
+
+    assert main(["validate"], run=boom) == 70
+    err = capsys.readouterr().err
+    assert err.startswith("flywheel: internal error: RuntimeError: kaboom\nthe traceback is in ")
+    log = Path(err.split("the traceback is in ")[1].split(";")[0])
+    assert "raise RuntimeError" in log.read_text()
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(args: argparse.Namespace, out: Console) -> int:
+        raise KeyboardInterrupt
+
+    assert main(["validate"], run=interrupted) == 130
+    assert capsys.readouterr().err == "flywheel: interrupted\n"
+
+
+def test_console_script_reports_bad_specs_without_traceback(mini_repo: Path) -> None:
+    (mini_repo / "specs/models.yaml").write_text("apiVersion: flywheel/v1\nkind: Model\n")
+    exe = Path(sys.executable).parent / "flywheel"
+    proc = subprocess.run([str(exe), "validate", "specs"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0] == (
+        "specs/models.yaml:1:1: Model -> metadata: missing required field 'metadata'; add `metadata:`"
+    )
+    assert "Traceback" not in proc.stderr
+    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout == f"flywheel {__version__}\n"
