@@ -86,3 +86,15 @@ class SpecError(FlywheelError):
         n = len(self.diagnostics)
         plural = "s" if len(files) != 1 else ""
         return f"{body}\nflywheel: {n} error{'s' if n != 1 else ''} in {len(files)} file{plural}"
+
+
+class ProviderError(FlywheelError):
+    """A model endpoint failed for good: bad key, bad request, or retries exhausted."""
+
+
+class BudgetError(FlywheelError):
+    """A run would cost, or has cost, more than its Eval's budget."""
+
+
+class ReplayMissError(FlywheelError):
+    """`--replay` found no recorded response for a request; nothing was sent."""

@@ -1,0 +1,1 @@
+"""Talking to models: request/response types, the OpenAI-compatible client, the embedded local server."""
