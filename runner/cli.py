@@ -14,7 +14,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from runner import __version__
-from runner.errors import ExitCode, FlywheelError
+from runner.errors import ExitCode, FlywheelError, UsageError
 
 EPILOG = """exit codes: 0 ok | 1 error (invalid specs or input) | 2 changes (plan --detailed-exitcode)
 | 3 regression (gate) | 4 inconclusive with on_inconclusive: fail (gate) | 70 internal error | 130 interrupted
@@ -48,13 +48,79 @@ def _parser() -> argparse.ArgumentParser:
         help="spec files or folders (default: specs/)",
     )
 
+    p = sub.add_parser("run", help="evaluate an Eval on its models (cached, budgeted, resumable)")
+    p.add_argument("eval_name", metavar="EVAL", help="name of the Eval spec")
+    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run on this Model (name or name@alias) instead of the Eval's models; repeatable",
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N items of the split")
+    p.add_argument("--repeats", type=int, metavar="K", help="samples per item (overrides the Eval)")
+    p.add_argument("--no-cache", action="store_true", help="do not reuse cached responses (new ones are stored)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--record", type=Path, metavar="DIR", help="write the responses used to DIR/cassette.jsonl")
+    mode.add_argument(
+        "--replay",
+        type=Path,
+        metavar="DIR",
+        help="answer every call from DIR/cassette.jsonl; no network; a missing entry is an error",
+    )
+    p.add_argument("--json", action="store_true", help="print the result documents as JSON")
+
+    p = sub.add_parser("plan", help="show what apply would run and why (pure: no calls)")
+    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when there is nothing to do, 2 when there are changes, 1 on error",
+    )
+    p.add_argument("--out", type=Path, metavar="FILE", help="save the plan for `flywheel apply FILE`")
+
+    p = sub.add_parser("apply", help="run what the plan says, record results and state (idempotent)")
+    p.add_argument("plan_file", nargs="?", type=Path, metavar="PLAN", help="a plan saved by `plan --out`")
+    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    p.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another apply to finish (default: fail at once)",
+    )
+    p.add_argument("--replay", type=Path, metavar="DIR", help="answer every call from DIR/cassette.jsonl")
+
+    p = sub.add_parser("gate", help="decide a pull request: compare with the base ref's baselines and policy")
+    p.add_argument("--base", required=True, metavar="REF", help="the base branch or commit, e.g. origin/main")
+    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    p.add_argument("--replay", type=Path, metavar="DIR", help="answer every call from DIR/cassette.jsonl")
+    p.add_argument("--report-dir", type=Path, metavar="DIR",
+                   help="where report.md, report.json, junit.xml and report.txt go (default: .flywheel/gate/)")
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+
+    p = sub.add_parser("baseline", help="manage baselines/ (per-item scores the gate compares against)")
+    bsub = p.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
+    b = bsub.add_parser("update", help="write baselines/ from the latest results (run on the main branch)")
+    b.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    b.add_argument("--eval", action="append", default=[], metavar="NAME", help="only this Eval; repeatable")
+
+    p = sub.add_parser("force-unlock", help="remove the state lock left by an apply that is gone")
+    p.add_argument("lock_id", metavar="ID", help="the lock id the error message printed")
+
+    p = sub.add_parser("serve", help="run the embedded local model's OpenAI-compatible server until Ctrl-C")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--adapter", type=Path, help="a LoRA adapter (GGUF) to serve on top of the base model")
+
     p = sub.add_parser("schema", help="write the JSON Schemas of the spec kinds (or --check them)")
     p.add_argument("--out", type=Path, default=Path("schemas"), help="folder to write (default: schemas/)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when the schemas are out of date")
     return parser
 
 
-def _dispatch(args: argparse.Namespace, out: Console) -> int:
+def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "validate":
         from runner.commands.validate import validate  # noqa: PLC0415 - keep start-up light
 
@@ -63,6 +129,49 @@ def _dispatch(args: argparse.Namespace, out: Console) -> int:
         from runner.commands.schema import schema  # noqa: PLC0415
 
         return schema(args.out, args.check, out)
+    if args.command == "run":
+        from runner.commands.run import RunArgs, run  # noqa: PLC0415
+
+        for value, flag in ((args.limit, "--limit"), (args.repeats, "--repeats")):
+            if value is not None and value < 1:
+                raise UsageError(f"{flag} must be at least 1")
+        run_args = RunArgs(
+            eval_name=args.eval_name,
+            specs=tuple(args.specs or [Path("specs")]),
+            models=tuple(args.model),
+            limit=args.limit,
+            repeats=args.repeats,
+            use_cache=not args.no_cache,
+            record=args.record,
+            replay=args.replay,
+            as_json=args.json,
+        )
+        return run(run_args, out, err)
+    if args.command == "plan":
+        from runner.commands.plan import plan  # noqa: PLC0415
+
+        return plan(args.specs or [Path("specs")], args.json, args.detailed_exitcode, args.out, out)
+    if args.command == "apply":
+        from runner.commands.apply import apply  # noqa: PLC0415
+
+        return apply(args.specs or [Path("specs")], args.plan_file, args.lock_timeout, args.replay, out, err)
+    if args.command == "gate":
+        from runner.commands.gate import GateArgs, gate  # noqa: PLC0415
+
+        gate_args = GateArgs(args.base, tuple(args.specs or [Path("specs")]), args.replay, args.report_dir, args.json)
+        return gate(gate_args, out, err)
+    if args.command == "baseline":
+        from runner.commands.baseline import baseline_update  # noqa: PLC0415
+
+        return baseline_update(args.specs or [Path("specs")], args.eval, out)
+    if args.command == "force-unlock":
+        from runner.commands.unlock import force_unlock_command  # noqa: PLC0415
+
+        return force_unlock_command(args.lock_id, out)
+    if args.command == "serve":
+        from runner.commands.serve import serve  # noqa: PLC0415
+
+        return serve(args.port, args.adapter, out)
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover - argparse enforces choices
 
 
@@ -74,13 +183,15 @@ def _crash_log(exc: BaseException) -> Path:
     return path
 
 
-def main(argv: Sequence[str] | None = None, run: Callable[[argparse.Namespace, Console], int] = _dispatch) -> int:
+def main(
+    argv: Sequence[str] | None = None, run: Callable[[argparse.Namespace, Console, Console], int] = _dispatch
+) -> int:
     """Entry point of the console script; returns the exit code (see runner.errors.ExitCode)."""
     args = _parser().parse_args(argv)
     out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
     err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
     try:
-        return int(run(args, out))
+        return int(run(args, out, err))
     except FlywheelError as exc:
         err.print(exc.render(), markup=False)
         return int(exc.exit_code)

@@ -34,7 +34,7 @@ def test_missing_path_is_a_clean_error(mini_repo: Path, capsys: pytest.CaptureFi
 
 
 def test_internal_error_writes_a_log_and_exits_70(capsys: pytest.CaptureFixture[str]) -> None:
-    def boom(args: argparse.Namespace, out: Console) -> int:
+    def boom(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise RuntimeError("kaboom")
 
     assert main(["validate"], run=boom) == 70
@@ -46,7 +46,7 @@ def test_internal_error_writes_a_log_and_exits_70(capsys: pytest.CaptureFixture[
 
 
 def test_ctrl_c_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
-    def interrupted(args: argparse.Namespace, out: Console) -> int:
+    def interrupted(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise KeyboardInterrupt
 
     assert main(["validate"], run=interrupted) == 130

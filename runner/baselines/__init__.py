@@ -1,0 +1,1 @@
+"""Baselines in git: per-item scores of the main branch, one file per (eval, model), read back at any ref."""

@@ -1,0 +1,101 @@
+"""`flywheel gate --base REF`: decide a pull request against the base ref's baselines and policy."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from runner.commands.run import _Bar
+from runner.engine.calls import Caller, Spend
+from runner.engine.cassette import Cassette
+from runner.engine.store import Store
+from runner.errors import ExitCode, SpecError, UsageError
+from runner.fsutil import atomic_write_text
+from runner.gate import report as fmt
+from runner.gate.basetree import base_paths, materialise, resolve_ref
+from runner.gate.gate import GateReport, run_gate
+from runner.models.pool import ClientPool
+from runner.specs.loader import SpecSet, load_specs
+
+
+@dataclass(frozen=True)
+class GateArgs:
+    """Arguments of `flywheel gate`."""
+
+    base: str
+    specs: tuple[Path, ...] = (Path("specs"),)
+    replay: Path | None = None
+    report_dir: Path | None = None
+    as_json: bool = False
+
+
+def _base_specs(head: SpecSet, sha: str, ref: str, spec_paths: Sequence[Path]) -> tuple[SpecSet | None, Path]:
+    rels = [str(p.resolve().relative_to(head.root)) for p in spec_paths]
+    tree = materialise(head.root, sha, base_paths(rels))
+    present = [tree / r for r in rels if (tree / r).exists()]
+    if not present:
+        return None, tree
+    try:
+        return load_specs(present, root=tree), tree
+    except SpecError as exc:
+        raise UsageError(f"the specs on the base ref {ref} are invalid; the gate cannot read its policy:\n"
+                         f"{exc.render()}") from None
+
+
+def exit_code(report: GateReport) -> int:
+    """3 on a regression, 4 when inconclusive and the policy says fail, else 0."""
+    if report.verdict == "FAIL":
+        return ExitCode.REGRESSION
+    if report.fails_on_inconclusive:
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.OK
+
+
+def gate(args: GateArgs, out: Console, err: Console) -> int:
+    """Run the gate, write every report form, print the terminal one (fenced in GitHub Actions)."""
+    head = load_specs(args.specs)
+    sha = resolve_ref(head.root, args.base)
+    base, tree = _base_specs(head, sha, args.base, args.specs)
+    state_dir = head.root / ".flywheel"
+    try:
+        if base is None:
+            report = GateReport(args.base, sha, (), ("the base ref has no specs: nothing to gate yet",))
+        else:
+            report = asyncio.run(_run(head, base, args, sha, state_dir, err))
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+    folder = args.report_dir or state_dir / "gate"
+    folder.mkdir(parents=True, exist_ok=True)
+    markdown = fmt.markdown(report)
+    atomic_write_text(folder / "report.md", markdown)
+    atomic_write_text(folder / "report.json", fmt.json_text(report))
+    atomic_write_text(folder / "junit.xml", fmt.junit(report))
+    text = fmt.text(report)
+    atomic_write_text(folder / "report.txt", text)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(markdown)
+    if args.as_json:
+        out.print(fmt.json_text(report), markup=False, highlight=False, end="")
+    elif os.environ.get("GITHUB_ACTIONS") == "true":
+        out.print(fmt.fenced(text), markup=False, highlight=False, end="")
+        for line in fmt.annotations(report):
+            out.print(line, markup=False, highlight=False)
+    else:
+        out.print(text, markup=False, highlight=False, end="")
+    return exit_code(report)
+
+
+async def _run(head: SpecSet, base: SpecSet, args: GateArgs, sha: str, state_dir: Path, err: Console) -> GateReport:
+    replay = Cassette.load(args.replay, must_exist=True) if args.replay else None
+    with Store(state_dir / "store.sqlite") as store:
+        async with ClientPool(state_dir) as pool:
+            caller = Caller(pool, store, Spend(), replay=replay)
+            return await run_gate(head, base, args.base, sha, caller, state_dir, _Bar(err))

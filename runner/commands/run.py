@@ -1,0 +1,151 @@
+"""`flywheel run EVAL`: evaluate one Eval on its models, with a progress bar and a results table."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from runner.engine.calls import Caller, Spend
+from runner.engine.cassette import Cassette
+from runner.engine.results import read_result
+from runner.engine.run import ModelRun, RunOptions, run_eval
+from runner.engine.store import Store
+from runner.errors import ExitCode, UsageError
+from runner.models.pool import ClientPool
+from runner.specs.diagnostics import did_you_mean
+from runner.specs.loader import SpecSet, load_specs
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """Arguments of `flywheel run`."""
+
+    eval_name: str
+    specs: tuple[Path, ...] = (Path("specs"),)
+    models: tuple[str, ...] = ()
+    limit: int | None = None
+    repeats: int | None = None
+    use_cache: bool = True
+    record: Path | None = None
+    replay: Path | None = None
+    as_json: bool = False
+    state_dir: Path | None = None
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} items/s" if speed else "- items/s")
+
+
+@dataclass
+class _Bar:
+    console: Console
+    progress: Progress | None = None
+    task: TaskID | None = None
+    cost: list[float] = field(default_factory=lambda: [0.0])
+
+    def begin(self, label: str, total: int, done: int) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            _RateColumn(),
+            TextColumn("${task.fields[cost]:.4f}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task(label, total=total, completed=done, cost=0.0)
+
+    def advance(self, spent_usd: float) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, advance=1, cost=spent_usd)
+
+    def end(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def _check_eval(specs: SpecSet, name: str, models: tuple[str, ...]) -> None:
+    if name not in specs.evals:
+        raise UsageError(
+            f"no Eval named '{name}'{did_you_mean(name, specs.evals)}; Evals: {', '.join(sorted(specs.evals))}"
+        )
+    for ref in models:
+        model_name, _, alias = ref.partition("@")
+        if model_name not in specs.models:
+            raise UsageError(f"no Model named '{model_name}'{did_you_mean(model_name, specs.models)}")
+        if alias and alias not in specs.models[model_name].doc.spec.aliases:
+            raise UsageError(f"Model '{model_name}' has no alias '{alias}'")
+
+
+def run(args: RunArgs, out: Console, err: Console) -> int:
+    """Run the Eval; print a table (or JSON); exit 0 when every cell ran (floors are the gate's business)."""
+    specs = load_specs(args.specs)
+    _check_eval(specs, args.eval_name, args.models)
+    state_dir = args.state_dir or specs.root / ".flywheel"
+    options = RunOptions(state_dir, args.limit, args.repeats, args.models)
+    runs = asyncio.run(_run(specs, args, options, err))
+    if args.as_json:
+        documents = [read_result(r.path) for r in runs]
+        out.print(json.dumps(documents, indent=2, sort_keys=True), markup=False, highlight=False)
+    else:
+        out.print(results_table(runs))
+        for r in runs:
+            out.print(f"results: {r.path}", markup=False, highlight=False)
+    return ExitCode.OK
+
+
+async def _run(specs: SpecSet, args: RunArgs, options: RunOptions, err: Console) -> list[ModelRun]:
+    replay = Cassette.load(args.replay, must_exist=True) if args.replay else None
+    record = Cassette.load(args.record, must_exist=False) if args.record else None
+    with Store(options.state_dir / "store.sqlite") as store:
+        async with ClientPool(options.state_dir) as pool:
+            caller = Caller(pool, store, Spend(), use_cache=args.use_cache, record=record, replay=replay)
+            try:
+                return await run_eval(specs, args.eval_name, options, caller, _Bar(err))
+            finally:
+                if record is not None:
+                    record.save()
+
+
+def results_table(runs: list[ModelRun]) -> Table:
+    """One row per (model, metric): value, 95% interval, n, floor."""
+    table = Table(title="Results", title_justify="left")
+    for col in ("eval", "model", "metric", "value", "95% CI", "n", "floor", "cost", "cached"):
+        table.add_column(col, justify="right" if col in ("value", "n", "cost", "cached") else "left")
+    for r in runs:
+        usage = r.result["usage"]
+        for name, m in r.result["metrics"].items():
+            floor = {None: "-", True: "ok", False: "BROKEN"}[m["floor_ok"]]
+            table.add_row(
+                r.result["eval"],
+                r.model.ref,
+                name,
+                f"{m['value']:.3f}",
+                f"[{m['ci_low']:.3f}, {m['ci_high']:.3f}]",
+                str(m["n"]),
+                floor,
+                f"${usage['cost_usd']:.4f}",
+                f"{usage['cached_cells']}/{r.result['completed_cells']}",
+            )
+    return table

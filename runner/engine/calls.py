@@ -1,0 +1,89 @@
+"""Every model call of a run goes through `Caller`: cache, then replay cassette, then the network, with the
+spend tracked against the budget. A response is stored the moment it is paid for."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from runner.engine.cassette import Cassette
+from runner.engine.store import Store
+from runner.models.pool import ClientPool
+from runner.models.pricing import cost_usd
+from runner.models.resolve import ResolvedModel
+from runner.models.types import ChatRequest, ChatResponse
+
+
+@dataclass
+class Spend:
+    """Money and tokens spent by fresh (uncached) calls in this command, against an optional cap."""
+
+    usd: float = 0.0
+    tokens: int = 0
+    calls: int = 0
+    cached_calls: int = 0
+    limit_usd: float | None = None
+    limit_tokens: int | None = None
+
+    @property
+    def exhausted(self) -> bool:
+        """True once actual spend reached the cap: no new call may start."""
+        return (self.limit_usd is not None and self.usd >= self.limit_usd) or (
+            self.limit_tokens is not None and self.tokens >= self.limit_tokens
+        )
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """A response and what it cost (0 when it came from the cache or a cassette)."""
+
+    response: ChatResponse
+    cost_usd: float
+    cached: bool
+    latency_s: float
+
+
+@dataclass
+class Caller:
+    """Cache -> cassette -> network, in that order (replay never touches the cache or the network)."""
+
+    pool: ClientPool
+    store: Store
+    spend: Spend
+    use_cache: bool = True
+    record: Cassette | None = None
+    replay: Cassette | None = None
+    keys_used: set[str] = field(default_factory=set)
+
+    def is_cached(self, request: ChatRequest, repeat: int) -> bool:
+        """Whether a call would cost nothing (for estimates)."""
+        key = request.key(repeat)
+        if self.replay is not None:
+            return True
+        return self.use_cache and self.store.has_response(key)
+
+    async def call(self, model: ResolvedModel, request: ChatRequest, repeat: int, what: str) -> CallResult:
+        """One chat completion for `request`, repeat index `repeat`; `what` names it in errors."""
+        key = request.key(repeat)
+        start = time.perf_counter()
+        if self.replay is not None:
+            raw = self.replay.replay(key, what)
+            return CallResult(ChatResponse.from_json(raw), 0.0, True, time.perf_counter() - start)
+        raw_cached = self.store.get_response(key) if self.use_cache else None
+        if raw_cached is not None:
+            self.spend.cached_calls += 1
+            self._keep(key, raw_cached)
+            return CallResult(ChatResponse.from_json(raw_cached), 0.0, True, time.perf_counter() - start)
+        client = await self.pool.client(model)
+        response = await client.chat(request)
+        cost = cost_usd(response.usage, model.spec.pricing)
+        self.store.put_response(key, response.raw, cost)
+        self.spend.usd += cost
+        self.spend.tokens += response.usage.total
+        self.spend.calls += 1
+        self._keep(key, response.raw)
+        return CallResult(response, cost, False, time.perf_counter() - start)
+
+    def _keep(self, key: str, raw: object) -> None:
+        if self.record is not None and isinstance(raw, dict):
+            self.record.add(key, raw)

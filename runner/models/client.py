@@ -1,0 +1,146 @@
+"""The OpenAI-compatible chat client: the only module that imports the `openai` SDK.
+
+Retries are Flywheel's (the SDK's are off): 429, 5xx, timeouts, dropped connections and malformed 200 bodies
+are retried with full-jitter exponential backoff, honouring `Retry-After` / `retry-after-ms`, up to the
+Model's `max_retries`; other 4xx fail at once. The body is read as raw JSON (no pydantic objects per call).
+The API key never appears in an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx2
+import openai
+
+from runner.errors import ProviderError
+from runner.models.limiter import AdaptiveLimiter, TokenBucket
+from runner.models.types import ChatRequest, ChatResponse, MalformedResponse
+from runner.specs.model import Limits
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
+Backend = Literal["aiohttp", "httpx"]
+DEFAULT_BACKEND: Backend = "aiohttp"
+"""Measured in bench/: the aiohttp transport costs less CPU per request than the SDK's default httpx client."""
+
+
+class ProviderCallError(ProviderError):
+    """A call failed for good; `status` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds the server asked us to wait, from `retry-after-ms` or `retry-after` (seconds or HTTP date)."""
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (ValueError, TypeError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+def _scrub(text: str, secret: str) -> str:
+    one_line = " ".join(text.split())[:200]
+    return one_line.replace(secret, "***") if secret and len(secret) > 3 else one_line
+
+
+class OpenAIChatClient:
+    """`ChatClient` over `AsyncOpenAI` for any OpenAI-compatible endpoint."""
+
+    def __init__(self, base_url: str | None, api_key: str, limits: Limits, backend: Backend = DEFAULT_BACKEND) -> None:
+        self.limits = limits
+        self._key = api_key
+        self.host = urlsplit(base_url).netloc if base_url else "api.openai.com"
+        http_client: httpx2.AsyncClient = (
+            openai.DefaultAioHttpClient(timeout=limits.timeout_s)
+            if backend == "aiohttp"
+            else openai.DefaultAsyncHttpxClient(timeout=limits.timeout_s)
+        )
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url, api_key=api_key, max_retries=0, timeout=limits.timeout_s, http_client=http_client
+        )
+        self.limiter = AdaptiveLimiter(limits.concurrency)
+        self._rpm = TokenBucket(limits.requests_per_minute) if limits.requests_per_minute else None
+        self._tpm = TokenBucket(limits.tokens_per_minute) if limits.tokens_per_minute else None
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        body = request.body()
+        raw = await self._post(
+            "/chat/completions", body, estimate=len(json.dumps(body)) / 4 + int(body.get("max_tokens") or 0)
+        )
+        return ChatResponse.from_json(raw)
+
+    async def embed(self, endpoint_model: str, texts: Sequence[str]) -> list[list[float]]:
+        raw = await self._post("/embeddings", {"model": endpoint_model, "input": list(texts)}, estimate=0)
+        try:
+            return [[float(x) for x in d["embedding"]] for d in sorted(raw["data"], key=lambda d: d["index"])]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProviderCallError(f"{self.host}: malformed embeddings response ({exc})") from None
+
+    async def _post(self, path: str, body: dict[str, Any], estimate: float) -> Any:
+        attempt = 0
+        while True:
+            if self._rpm is not None:
+                await self._rpm.take(1)
+            if self._tpm is not None and estimate:
+                await self._tpm.take(estimate)
+            await self.limiter.acquire()
+            throttled = False
+            wait: float | None = None
+            problem: str
+            status: int | None = None
+            try:
+                response = await self._client.post(path, body=body, cast_to=httpx2.Response)
+                data = json.loads(response.content)
+                if path == "/chat/completions":
+                    ChatResponse.from_json(data)  # validate here so a malformed body is retried
+                await self.limiter.release(ok=True)
+                return data
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                throttled = status == 429
+                problem = f"HTTP {status}: {_scrub(exc.response.text, self._key)}"
+                wait = _retry_after(exc.response.headers)
+                retryable = status == 429 or status >= 500 or status in (408, 409)
+            except openai.APITimeoutError:
+                problem, retryable = f"timed out after {self.limits.timeout_s:g}s", True
+            except openai.APIConnectionError as exc:
+                problem, retryable = f"connection error: {_scrub(str(exc.__cause__ or exc), self._key)}", True
+            except (ValueError, MalformedResponse) as exc:
+                problem, retryable = f"malformed response: {_scrub(str(exc), self._key)}", True
+            await self.limiter.release(throttled=throttled, ok=False)
+            if not retryable or attempt >= self.limits.max_retries:
+                tries = f" after {attempt + 1} attempts" if attempt else ""
+                hint = "; check the key in the Model's api_key_env" if status in (401, 403) else ""
+                raise ProviderCallError(f"{self.host}{path}: {problem}{tries}{hint}", status)
+            attempt += 1
+            backoff = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))  # noqa: S311
+            await asyncio.sleep(wait if wait is not None else backoff)
+
+    async def aclose(self) -> None:
+        await self._client.close()

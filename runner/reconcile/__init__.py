@@ -1,0 +1,1 @@
+"""Reconciling specs with the applied state: the desired targets, a pure plan, and apply."""

@@ -1,0 +1,49 @@
+"""Human and machine forms of a plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from runner.errors import UsageError
+from runner.reconcile.plan import Action, Plan
+
+SYMBOL = {"run": "+ run    ", "regrade": "~ regrade", "reuse": "= reuse  ", "prune": "- forget "}
+
+
+def plan_text(plan: Plan) -> str:
+    """The plan as `flywheel plan` prints it, ending with the one-line summary."""
+    lineage = plan.lineage[:8] or "new"
+    lines = [f"Flywheel plan (state serial {plan.serial}, lineage {lineage})", ""]
+    width = max((len(f"{a.eval} · {a.model}") for a in plan.actions), default=0)
+    for a in plan.actions:
+        target = f"{a.eval} · {a.model}".ljust(width)
+        cost = f"  ~${a.est_usd:.4f}" if a.type == "run" else ""
+        lines.append(f"  {SYMBOL[a.type]}  {target}  {a.cells:>6} cells  {'; '.join(a.reasons)}{cost}")
+    if plan.actions:
+        lines.append("")
+    lines.append(plan.summary())
+    return "\n".join(lines)
+
+
+def plan_from_json(data: Any, source: Path) -> Plan:
+    """A saved plan, checked for shape."""
+    try:
+        actions = tuple(
+            Action(a["type"], a["eval"], a["model"], int(a["cells"]), tuple(a["reasons"]), float(a["estimated_usd"]))
+            for a in data["actions"]
+        )
+        return Plan(str(data["lineage"]), int(data["serial"]), actions)
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(f"{source}: not a saved Flywheel plan; write one with: flywheel plan --out {source}") from None
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such plan file") from None
+    except ValueError:
+        raise UsageError(f"{path}: not JSON; write a plan with: flywheel plan --out {path}") from None
+    return plan_from_json(data, path)

@@ -1,0 +1,1 @@
+"""Test doubles shipped with Flywheel: an in-process OpenAI-compatible fake server."""

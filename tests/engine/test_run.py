@@ -1,0 +1,109 @@
+"""The engine through the public CLI against the fake server: requests are counted at the fake."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runner.cli import main
+from runner.testing.fake_openai import Fault, FakeOpenAI
+
+
+def _result(repo: Path) -> dict:
+    return json.loads((repo / ".flywheel/results/words/fake.json").read_text())
+
+
+def test_run_grades_every_item_and_writes_a_result(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "words"]) == 0
+    assert fake.served == 20
+    result = _result(engine_repo)
+    assert result["metrics"]["accuracy"]["value"] == 0.5
+    assert result["metrics"]["accuracy"]["n"] == 20
+    assert result["metrics"]["accuracy"]["floor_ok"] is True
+    assert [i["id"] for i in result["items"]][:3] == ["w00", "w01", "w02"]
+    assert [i["scores"]["accuracy"]["pass"] for i in result["items"]][:4] == [1.0, 0.0, 1.0, 0.0]
+    assert result["usage"]["cost_usd"] > 0
+    assert result["provenance"]["hashes"]["dataset"]
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_cached_rerun_sends_nothing(engine_repo: Path, fake: FakeOpenAI) -> None:
+    assert main(["run", "words"]) == 0
+    first = _result(engine_repo)
+    (engine_repo / ".flywheel/store.sqlite").exists()
+    assert main(["run", "words"]) == 0
+    assert fake.count == 20
+    assert _result(engine_repo)["metrics"] == first["metrics"]
+
+
+def test_no_cache_sends_again(engine_repo: Path, fake: FakeOpenAI) -> None:
+    assert main(["run", "words", "--limit", "3"]) == 0
+    assert main(["run", "words", "--limit", "3", "--repeats", "2"]) == 0
+    assert fake.served == 6  # repeat 0 cached, repeat 1 new: repeats are independent samples
+    assert main(["run", "words", "--limit", "3", "--no-cache", "--model", "fake"]) == 0
+    assert fake.served == 9
+
+
+def test_retries_finish_every_item(engine_repo: Path, fake: FakeOpenAI) -> None:
+    fake.add_faults(Fault(status=429, retry_after="0"), Fault(status=500), Fault(status=503), Fault(body="{not json"))
+    assert main(["run", "words"]) == 0
+    assert fake.served == 20
+    assert fake.count == 24
+    assert _result(engine_repo)["usage"]["errors"] == 0
+
+
+def test_budget_refused_before_any_request(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = engine_repo / "specs/eval.yaml"
+    spec.write_text(spec.read_text().replace("usd: 1.0", "usd: 0.0001"))
+    assert main(["run", "words"]) == 1
+    assert fake.count == 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: Eval 'words' on fake: worst-case estimate $0.")
+    assert err.rstrip().endswith("> budget $0.0001 (20 uncached calls); nothing was sent; raise `budget` or use --limit")
+
+
+def test_record_then_replay_sends_nothing_and_misses_fail(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "words", "--limit", "5", "--record", "cassettes"]) == 0
+    lines = (engine_repo / "cassettes/cassette.jsonl").read_text().splitlines()
+    assert len(lines) == 5
+    sent = fake.count
+    assert main(["run", "words", "--limit", "5", "--replay", "cassettes", "--no-cache"]) == 0
+    assert fake.count == sent
+    assert main(["run", "words", "--limit", "6", "--replay", "cassettes"]) == 1
+    assert fake.count == sent
+    err = capsys.readouterr().err
+    assert "cassettes/cassette.jsonl: no recorded response for item 'w05' of Eval 'words' on fake" in err
+    assert "nothing was sent; re-record with: flywheel run ... --record cassettes" in err
+
+
+def test_killed_run_resumes_without_resending_completed_items(engine_repo: Path) -> None:
+    with FakeOpenAI(latency_s=0.15) as slow:
+        spec = engine_repo / "specs/eval.yaml"
+        text = spec.read_text()
+        base = text.split("base_url: ")[1].split("\n")[0]
+        spec.write_text(text.replace(base, slow.base_url).replace("concurrency: 4", "concurrency: 2"))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        cmd = [sys.executable, "-c", "import sys; from runner.cli import main; sys.exit(main())", "run", "words"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while slow.served < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert 8 <= slow.served < 20
+        with sqlite3.connect(engine_repo / ".flywheel/store.sqlite") as db:
+            stored = db.execute("SELECT count(*) FROM responses").fetchone()[0]
+        assert stored >= 8
+        sent_before = slow.count
+        assert main(["run", "words"]) == 0
+        # Exactly the items without a stored response are sent again; a completed one never is.
+        assert slow.count - sent_before == 20 - stored
+        assert _result(engine_repo)["completed_cells"] == 20

@@ -1,0 +1,5 @@
+"""Reconcile tests reuse the engine fixture repo and fake server."""
+
+from tests.engine.conftest import engine_repo, fake
+
+__all__ = ["engine_repo", "fake"]
