@@ -97,8 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base", required=True, metavar="REF", help="the base branch or commit, e.g. origin/main")
     p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
     p.add_argument("--replay", type=Path, metavar="DIR", help="answer every call from DIR/cassette.jsonl")
-    p.add_argument("--report-dir", type=Path, metavar="DIR",
-                   help="where report.md, report.json, junit.xml and report.txt go (default: .flywheel/gate/)")
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        metavar="DIR",
+        help="where report.md, report.json, junit.xml and report.txt go (default: .flywheel/gate/)",
+    )
     p.add_argument("--json", action="store_true", help="print the JSON report")
 
     p = sub.add_parser("baseline", help="manage baselines/ (per-item scores the gate compares against)")
@@ -106,6 +110,16 @@ def _parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("update", help="write baselines/ from the latest results (run on the main branch)")
     b.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
     b.add_argument("--eval", action="append", default=[], metavar="NAME", help="only this Eval; repeatable")
+
+    p = sub.add_parser("grader", help="import or export OpenAI grader JSON")
+    gsub = p.add_subparsers(dest="grader_command", metavar="ACTION", required=True)
+    g = gsub.add_parser("import", help="print a Grader spec (YAML) for an OpenAI grader JSON file")
+    g.add_argument("file", type=Path, metavar="FILE", help="OpenAI grader JSON")
+    g.add_argument("--name", help="metadata.name of the Grader (default: the JSON's name, else the file name)")
+    g.add_argument("--judge-model", metavar="MODEL", help="Model spec to use for score_model / label_model judges")
+    g = gsub.add_parser("export", help="print the OpenAI grader JSON of a Grader spec")
+    g.add_argument("name", metavar="NAME", help="the Grader's metadata.name")
+    g.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
 
     p = sub.add_parser("force-unlock", help="remove the state lock left by an apply that is gone")
     p.add_argument("lock_id", metavar="ID", help="the lock id the error message printed")
@@ -164,6 +178,12 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         from runner.commands.baseline import baseline_update  # noqa: PLC0415
 
         return baseline_update(args.specs or [Path("specs")], args.eval, out)
+    if args.command == "grader":
+        from runner.commands.grader import grader_export, grader_import  # noqa: PLC0415
+
+        if args.grader_command == "import":
+            return grader_import(args.file, args.name, args.judge_model, out)
+        return grader_export(args.specs or [Path("specs")], args.name, out)
     if args.command == "force-unlock":
         from runner.commands.unlock import force_unlock_command  # noqa: PLC0415
 

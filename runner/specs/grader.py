@@ -196,7 +196,8 @@ class Pairwise(_Base):
     """Flywheel: a judge compares two outputs, run in both orders to cancel position bias.
 
     The prompt sees `{{ first.output_text }}` and `{{ second.output_text }}`; the judge answers `1`, `2` or
-    `tie`. Score: 1 when the candidate wins both orders, 0.5 for a tie or a split, 0 when it loses both."""
+    `tie`. Score: the mean of the candidate's two outcomes (win 1, tie 0.5, loss 0): 1 when it wins both orders,
+    0.5 for a split, 0 when it loses both. Passes at 0.5 or more (at least as good as the baseline)."""
 
     type: Literal["pairwise"]
     input: list[JudgeMessage] = Field(min_length=1)
