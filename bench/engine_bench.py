@@ -80,8 +80,16 @@ def phase(root: str) -> None:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     code = main(["run", "bench"])
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"code": code, "wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
-                      "peak_rss_mb": usage.ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "code": code,
+                "wall_s": time.perf_counter() - wall0,
+                "cpu_s": time.process_time() - cpu0,
+                "peak_rss_mb": usage.ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def _child(args: list[str]) -> dict[str, Any]:
@@ -90,13 +98,16 @@ def _child(args: list[str]) -> dict[str, Any]:
 
 
 def _stats(base_url: str) -> dict[str, int]:
-    with urllib.request.urlopen(base_url.removesuffix("/v1") + "/_stats") as resp:  # noqa: S310 - loopback
+    with urllib.request.urlopen(base_url.removesuffix("/v1") + "/_stats") as resp:
         return dict(json.loads(resp.read()))
 
 
 def _server(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "runner.testing.fake_openai", "--latency-ms", str(latency_ms)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner.testing.fake_openai", "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
 
@@ -135,14 +146,20 @@ def main() -> None:
         server.terminate()
         server.wait()
     print(f"cold run, N={n}, concurrency {c}, latency {args.latency_ms:g} ms")
-    print(f"  flywheel : wall {ours['wall_s']:.2f} s, floor {floor:.2f} s, ratio {ours['wall_s'] / floor:.2f} "
-          f"(target <= 1.3); CPU {1000 * ours['cpu_s'] / n:.2f} s per 1000 items; peak RSS {ours['peak_rss_mb']:.0f} MB;"
-          f" requests {sent_cold}")
-    print(f"  plain SDK: wall {plain['wall_s']:.2f} s, ratio {plain['wall_s'] / floor:.2f}; "
-          f"CPU {1000 * plain['cpu_s'] / n:.2f} s per 1000 items; peak RSS {plain['peak_rss_mb']:.0f} MB")
+    print(
+        f"  flywheel : wall {ours['wall_s']:.2f} s, floor {floor:.2f} s, ratio {ours['wall_s'] / floor:.2f} "
+        f"(target <= 1.3); CPU {1000 * ours['cpu_s'] / n:.2f} s per 1000 items; peak RSS {ours['peak_rss_mb']:.0f} MB;"
+        f" requests {sent_cold}"
+    )
+    print(
+        f"  plain SDK: wall {plain['wall_s']:.2f} s, ratio {plain['wall_s'] / floor:.2f}; "
+        f"CPU {1000 * plain['cpu_s'] / n:.2f} s per 1000 items; peak RSS {plain['peak_rss_mb']:.0f} MB"
+    )
     print(f"  CPU ratio flywheel / plain SDK: {ours['cpu_s'] / plain['cpu_s']:.2f} (target <= 0.5)")
-    print(f"warm re-run: wall {warm['wall_s']:.2f} s (target < 1 s), requests {warm_requests} (target 0), "
-          f"peak RSS {warm['peak_rss_mb']:.0f} MB")
+    print(
+        f"warm re-run: wall {warm['wall_s']:.2f} s (target < 1 s), requests {warm_requests} (target 0), "
+        f"peak RSS {warm['peak_rss_mb']:.0f} MB"
+    )
     if args.skip_rss:
         return
     server, url = _server(0)
@@ -154,8 +171,10 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    print(f"peak RSS: N={args.rss_small}: {small['peak_rss_mb']:.0f} MB, N={args.rss_large}: "
-          f"{large['peak_rss_mb']:.0f} MB, ratio {large['peak_rss_mb'] / small['peak_rss_mb']:.2f} (target: flat)")
+    print(
+        f"peak RSS: N={args.rss_small}: {small['peak_rss_mb']:.0f} MB, N={args.rss_large}: "
+        f"{large['peak_rss_mb']:.0f} MB, ratio {large['peak_rss_mb'] / small['peak_rss_mb']:.2f} (target: flat)"
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,15 @@ def main() -> None:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     asyncio.run(_main(base_url, n, concurrency))
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
-                      "peak_rss_mb": usage.ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "wall_s": time.perf_counter() - wall0,
+                "cpu_s": time.process_time() - cpu0,
+                "peak_rss_mb": usage.ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

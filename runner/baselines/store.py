@@ -59,7 +59,7 @@ def update_from_results(root: Path, results_dir: Path, evals: set[str] | None = 
 def git(root: Path, *args: str) -> str:
     """Run git in `root`; raise GitError with git's message on failure."""
     try:
-        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60, check=False)  # noqa: S607
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GitError(f"git {' '.join(args)}: {exc}") from None
     if proc.returncode != 0:

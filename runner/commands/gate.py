@@ -44,8 +44,9 @@ def _base_specs(head: SpecSet, sha: str, ref: str, spec_paths: Sequence[Path]) -
     try:
         return load_specs(present, root=tree), tree
     except SpecError as exc:
-        raise UsageError(f"the specs on the base ref {ref} are invalid; the gate cannot read its policy:\n"
-                         f"{exc.render()}") from None
+        raise UsageError(
+            f"the specs on the base ref {ref} are invalid; the gate cannot read its policy:\n{exc.render()}"
+        ) from None
 
 
 def exit_code(report: GateReport) -> int:
@@ -86,7 +87,7 @@ def gate(args: GateArgs, out: Console, err: Console) -> int:
         out.print(fmt.json_text(report), markup=False, highlight=False, end="")
     elif os.environ.get("GITHUB_ACTIONS") == "true":
         out.print(fmt.fenced(text), markup=False, highlight=False, end="")
-        for line in fmt.annotations(report):
+        for line in fmt.workflow_annotations(report):
             out.print(line, markup=False, highlight=False)
     else:
         out.print(text, markup=False, highlight=False, end="")

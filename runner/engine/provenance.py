@@ -15,7 +15,7 @@ def git_state(root: Path) -> dict[str, Any]:
 
     def git(*args: str) -> str | None:
         try:
-            proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False)  # noqa: S607
+            proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return proc.stdout if proc.returncode == 0 else None

@@ -18,7 +18,9 @@ def resolve_ref(root: Path, ref: str) -> str:
     try:
         return git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
     except GitError:
-        raise UsageError(f"--base {ref}: no such commit or branch here; fetch it first (git fetch origin {ref})") from None
+        raise UsageError(
+            f"--base {ref}: no such commit or branch here; fetch it first (git fetch origin {ref})"
+        ) from None
 
 
 def materialise(root: Path, ref: str, rel_paths: Sequence[str]) -> Path:
@@ -29,8 +31,13 @@ def materialise(root: Path, ref: str, rel_paths: Sequence[str]) -> Path:
         return dest
     import subprocess  # noqa: PLC0415 - bytes output; git() is for text
 
-    proc = subprocess.run(["git", "archive", "--format=tar", ref, "--", *present], cwd=root,  # noqa: S607
-                          capture_output=True, timeout=120, check=False)
+    proc = subprocess.run(
+        ["git", "archive", "--format=tar", ref, "--", *present],
+        cwd=root,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     if proc.returncode != 0:
         raise GitError(f"git archive {ref}: {proc.stderr.decode(errors='replace').strip()}")
     with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:

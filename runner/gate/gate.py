@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from runner.gate.stats import Comparison, MetricInput, compare
+
 from runner.baselines.store import FOLDER, git, item_scores, read_at
 from runner.engine.calls import Caller
 from runner.engine.run import ProgressSink, RunOptions, run_eval
-from runner.gate.stats import Comparison, MetricInput, compare
 from runner.hashing import content_hash
 from runner.models.resolve import resolve_model
 from runner.specs.evals import EvalSpec
@@ -104,8 +105,9 @@ def _with_base_policy(head: SpecSet, base: SpecSet, eval_name: str) -> SpecSet:
     base ref's versions."""
     head_eval = head.evals[eval_name]
     base_spec = base.evals[eval_name].doc.spec
-    spec = head_eval.doc.spec.model_copy(update={"metrics": base_spec.metrics, "regression": base_spec.regression,
-                                                 "budget": base_spec.budget})
+    spec = head_eval.doc.spec.model_copy(
+        update={"metrics": base_spec.metrics, "regression": base_spec.regression, "budget": base_spec.budget}
+    )
     doc = head_eval.doc.model_copy(update={"spec": spec})
     evals = {**head.evals, eval_name: replace(head_eval, doc=doc)}
     graders = {**head.graders, **{m.grader: base.graders[m.grader] for m in base_spec.metrics}}
@@ -148,15 +150,29 @@ async def run_gate(
         base_eval: Located[EvalDoc] = base.evals[eval_name]
         policy = base_eval.doc.spec.regression
         if eval_name not in head.evals:
-            gates.append(EvalGate(eval_name, "-", "INCONCLUSIVE", None, "none",
-                                  "removed in this pull request: cannot be evaluated", policy.on_inconclusive, (),
-                                  base_eval.shown, base_eval.line, 0, 0.0))
+            gates.append(
+                EvalGate(
+                    eval_name,
+                    "-",
+                    "INCONCLUSIVE",
+                    None,
+                    "none",
+                    "removed in this pull request: cannot be evaluated",
+                    policy.on_inconclusive,
+                    (),
+                    base_eval.shown,
+                    base_eval.line,
+                    0,
+                    0.0,
+                )
+            )
             continue
         head_specs = _with_base_policy(head, base, eval_name)
         head_located = head_specs.evals[eval_name]
         for base_ref, head_ref in _pair_models(base_eval.doc.spec.models, head_located.doc.spec.models):
-            gates.append(await _gate_one(head_specs, base, eval_name, base_ref, head_ref, ref, caller,
-                                         state_dir, progress))
+            gates.append(
+                await _gate_one(head_specs, base, eval_name, base_ref, head_ref, ref, caller, state_dir, progress)
+            )
     return GateReport(ref, base_sha, tuple(gates), tuple(policy_changes(head, base, head.root, ref)))
 
 
@@ -174,13 +190,16 @@ async def _gate_one(
     located = head.evals[eval_name]
     spec = located.doc.spec
     spent = caller.spend.usd
-    [head_run] = await run_eval(head, eval_name, RunOptions(state_dir / "gate" / "head", models=(head_ref,)), caller,
-                                progress)
+    [head_run] = await run_eval(
+        head, eval_name, RunOptions(state_dir / "gate" / "head", models=(head_ref,)), caller, progress
+    )
     hashes = head_run.result["provenance"]["hashes"]
     slug = resolve_model(base, base_ref).slug
     baseline = read_at(head.root, ref, f"{FOLDER}/{eval_name}/{slug}.json")
-    same = baseline is not None and baseline["provenance"]["hashes"].get("dataset") == hashes["dataset"] and (
-        baseline["provenance"]["hashes"].get("graders") == hashes["graders"]
+    same = (
+        baseline is not None
+        and baseline["provenance"]["hashes"].get("dataset") == hashes["dataset"]
+        and (baseline["provenance"]["hashes"].get("graders") == hashes["graders"])
     )
     if same:
         assert baseline is not None
@@ -190,14 +209,16 @@ async def _gate_one(
     else:
         why = "no baseline on the base ref" if baseline is None else "the baseline's dataset or graders differ"
         base_specs = _on_head_items(base, head, eval_name)
-        [base_run] = await run_eval(base_specs, eval_name, RunOptions(state_dir / "gate" / "base", models=(base_ref,)),
-                                    caller, progress)
+        [base_run] = await run_eval(
+            base_specs, eval_name, RunOptions(state_dir / "gate" / "base", models=(base_ref,)), caller, progress
+        )
         base_doc = base_run.result | {"items": list(_items(base_run.path))}
         source = "evaluated"
         note = f"base: {base_ref} evaluated in this run on the head's items ({why})"
     head_doc = head_run.result | {"items": list(_items(head_run.path))}
     order = [i["id"] for i in head_doc["items"]]
-    inputs, flips = [], []
+    inputs: list[MetricInput] = []
+    flips: list[Flip] = []
     clusters_field = head.datasets[spec.dataset].doc.spec.cluster_field
     for metric in spec.metrics:
         if not metric.gate:
@@ -210,12 +231,19 @@ async def _gate_one(
             by_id = {item.id: item for item in head.data[spec.dataset].items}
             clusters = [str(by_id[i].data.get(clusters_field)) for i in ids]
         bounds = metric.value
-        inputs.append(MetricInput(
-            name=metric.name, aggregate=metric.aggregate, direction=metric.direction,
-            base=[b[i] for i in ids], head=[h[i] for i in ids],
-            min_effect=metric.min_effect if metric.min_effect is not None else spec.regression.min_effect,
-            lower=bounds.lower if bounds else None, upper=bounds.upper if bounds else None, clusters=clusters,
-        ))
+        inputs.append(
+            MetricInput(
+                name=metric.name,
+                aggregate=metric.aggregate,
+                direction=metric.direction,
+                base=[b[i] for i in ids],
+                head=[h[i] for i in ids],
+                min_effect=metric.min_effect if metric.min_effect is not None else spec.regression.min_effect,
+                lower=bounds.lower if bounds else None,
+                upper=bounds.upper if bounds else None,
+                clusters=clusters,
+            )
+        )
         if metric.aggregate == "pass_rate":
             flips.extend(Flip(i, metric.name, b[i], h[i]) for i in ids if b[i] != h[i])
     n = len(inputs[0].base) if inputs else 0
@@ -224,12 +252,28 @@ async def _gate_one(
         comparison = None
         note += "; no gated metric with paired items"
     else:
-        comparison = compare(inputs, alpha=spec.regression.alpha, bootstrap_samples=spec.regression.bootstrap_samples,
-                             seed=spec.regression.seed)
+        comparison = compare(
+            inputs,
+            alpha=spec.regression.alpha,
+            bootstrap_samples=spec.regression.bootstrap_samples,
+            seed=spec.regression.seed,
+        )
         verdict = comparison.verdict
     model = head_ref if head_ref == base_ref else f"{base_ref} -> {head_ref}"
-    return EvalGate(eval_name, model, verdict, comparison, source, note, spec.regression.on_inconclusive,
-                    tuple(flips), located.shown, located.line, n, caller.spend.usd - spent)
+    return EvalGate(
+        eval_name,
+        model,
+        verdict,
+        comparison,
+        source,
+        note,
+        spec.regression.on_inconclusive,
+        tuple(flips),
+        located.shown,
+        located.line,
+        n,
+        caller.spend.usd - spent,
+    )
 
 
 def _items(path: Path) -> list[dict[str, Any]]:

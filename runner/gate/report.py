@@ -67,8 +67,10 @@ def markdown(report: GateReport, limit: int = SUMMARY_LIMIT) -> str:
         "",
     ]
     if report.policy_changes:
-        out += ["> **This pull request changes the gate's own inputs.** The gate used the versions on "
-                f"`{report.base_ref}`; the changes take effect after merge:"]
+        out += [
+            "> **This pull request changes the gate's own inputs.** The gate used the versions on "
+            f"`{report.base_ref}`; the changes take effect after merge:"
+        ]
         out += [f"> - {_md(c)}" for c in report.policy_changes]
         out.append("")
     out += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
@@ -115,7 +117,7 @@ def _escape_prop(value: str) -> str:
     return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotations(report: GateReport) -> list[str]:
+def workflow_annotations(report: GateReport) -> list[str]:
     """`::error` / `::warning` workflow commands pointing at the Eval spec of each failing metric."""
     out = []
     for g in report.evals:
@@ -181,8 +183,10 @@ def as_json(report: GateReport) -> dict[str, Any]:
                 "n_paired": g.n_paired,
                 "cost_usd": round(g.cost_usd, 8),
                 "spec": {"file": g.spec_file, "line": g.spec_line},
-                "metrics": [m.__dict__ | {"base_ci": list(m.base_ci), "head_ci": list(m.head_ci)}
-                            for m in (g.comparison.metrics if g.comparison else ())],
+                "metrics": [
+                    m.__dict__ | {"base_ci": list(m.base_ci), "head_ci": list(m.head_ci)}
+                    for m in (g.comparison.metrics if g.comparison else ())
+                ],
                 "flips": [f.__dict__ for f in g.flips],
             }
             for g in report.evals

@@ -139,7 +139,7 @@ class OpenAIChatClient:
                 hint = "; check the key in the Model's api_key_env" if status in (401, 403) else ""
                 raise ProviderCallError(f"{self.host}{path}: {problem}{tries}{hint}", status)
             attempt += 1
-            backoff = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))  # noqa: S311
+            backoff = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))
             await asyncio.sleep(wait if wait is not None else backoff)
 
     async def aclose(self) -> None:

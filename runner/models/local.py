@@ -103,7 +103,7 @@ def start_server(log_dir: Path, lora: Path | None = None, timeout_s: float = 120
     threads = max(1, min(os.cpu_count() or 2, 8))
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_KEY", "_TOKEN", "_SECRET"))}
     with log.open("wb") as fh:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        process = subprocess.Popen(
             server_command(port, lora, threads),
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -118,7 +118,7 @@ def start_server(log_dir: Path, lora: Path | None = None, timeout_s: float = 120
             tail = log.read_text(encoding="utf-8", errors="replace")[-1500:]
             raise LocalModelError(f"the local model server exited with code {process.returncode}; log {log}:\n{tail}")
         try:
-            with urllib.request.urlopen(f"{server.base_url}/models", timeout=2) as resp:  # noqa: S310 - loopback
+            with urllib.request.urlopen(f"{server.base_url}/models", timeout=2) as resp:
                 if resp.status == 200:
                     return server
         except (urllib.error.URLError, ConnectionError, TimeoutError):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import sys
 import threading
 import time
@@ -160,8 +159,9 @@ class FakeOpenAI:
 
     async def _stats(self, request: web.Request) -> web.Response:
         with self._lock:
-            return web.json_response({"count": len(self.requests), "served": self.served,
-                                      "max_in_flight": self.max_in_flight})
+            return web.json_response(
+                {"count": len(self.requests), "served": self.served, "max_in_flight": self.max_in_flight}
+            )
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
@@ -177,7 +177,7 @@ class FakeOpenAI:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
-        server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
+        server = site._server
         assert server is not None
         self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
@@ -189,7 +189,7 @@ class FakeOpenAI:
             self._loop = asyncio.new_event_loop()
             try:
                 self._loop.run_until_complete(self._start())
-            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            except BaseException as exc:
                 errors.append(exc)
                 ready.set()
                 return

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import sacrebleu
 from pydantic import TypeAdapter
+from rapidfuzz import fuzz
+from rouge_score import rouge_scorer
 
 from runner.graders.base import GradeResult, Sample
 from runner.graders.registry import grade
@@ -62,10 +65,6 @@ def test_known_values(metric: str, expected: float) -> None:
 
 
 def test_scores_match_the_libraries_directly() -> None:
-    import sacrebleu
-    from rapidfuzz import fuzz
-    from rouge_score import rouge_scorer
-
     rouge = rouge_scorer.RougeScorer(["rougeL"]).score(REFERENCE, CANDIDATE)["rougeL"].fmeasure
     assert _grade("rouge_l").score == pytest.approx(rouge)
     assert _grade("fuzzy_match").score == pytest.approx(fuzz.ratio(CANDIDATE, REFERENCE) / 100)
