@@ -49,6 +49,15 @@ def _judge_prompt_tokens(messages: Sequence[JudgeMessage], item: Item, output_to
     return estimate_prompt_tokens(rendered)
 
 
+def is_free(specs: SpecSet, spec: EvalSpec, model: ResolvedModel) -> bool:
+    """Whether the model and every judge of `spec` are unpriced, so only a token budget needs an estimate."""
+    models = [
+        model,
+        *(resolve_model(specs, j.model) for m in spec.metrics for j in _judges(specs.graders[m.grader].doc.spec)),
+    ]
+    return all(m.spec.pricing.input_per_1m == 0 and m.spec.pricing.output_per_1m == 0 for m in models)
+
+
 def estimate_run(
     specs: SpecSet,
     spec: EvalSpec,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from jinja2 import TemplateError
 
 from runner.engine.calls import Caller
-from runner.engine.estimate import Estimate, estimate_run
+from runner.engine.estimate import Estimate, estimate_run, is_free
 from runner.engine.judge import EngineJudge
 from runner.engine.metrics import ItemScore, reduce_repeats, summarise
 from runner.engine.provenance import provenance
@@ -129,8 +129,11 @@ async def _run_model(
     if not caller.use_cache:
         caller.store.forget_run(plan.run_id)
     done = caller.store.completed(plan.run_id)
-    estimate = estimate_run(specs, plan.spec, plan.model, plan.items, plan.repeats, caller, done)
     budget = plan.spec.budget
+    if budget is None and is_free(specs, plan.spec, plan.model):
+        estimate = Estimate(0.0, 0, 0)  # nothing to check or to price: skip tokenising every prompt
+    else:
+        estimate = estimate_run(specs, plan.spec, plan.model, plan.items, plan.repeats, caller, done)
     if budget is not None:
         problems = []
         if budget.usd is not None and estimate.usd > budget.usd:

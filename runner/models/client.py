@@ -4,6 +4,13 @@ Retries are Flywheel's (the SDK's are off): 429, 5xx, timeouts, dropped connecti
 are retried with full-jitter exponential backoff, honouring `Retry-After` / `retry-after-ms`, up to the
 Model's `max_retries`; other 4xx fail at once. The body is read as raw JSON (no pydantic objects per call).
 The API key never appears in an error message.
+
+Backends (measured by `python -m bench.engine_bench`, which prints CPU per 1000 requests for each):
+- `direct` (default): `AsyncOpenAI` resolves the base URL, the key and the SDK's headers once; each request is
+  one aiohttp POST of the same JSON to the same URL. This skips the SDK's per-request httpx request model,
+  which is most of its CPU cost on a 2-core machine.
+- `aiohttp`: every request through `AsyncOpenAI.post` with the SDK's `DefaultAioHttpClient`.
+- `httpx`: every request through `AsyncOpenAI.post` with the SDK's default httpx client.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx2
 import openai
 
@@ -27,9 +35,18 @@ from runner.specs.model import Limits
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
-Backend = Literal["aiohttp", "httpx"]
-DEFAULT_BACKEND: Backend = "aiohttp"
-"""Measured in bench/: the aiohttp transport costs less CPU per request than the SDK's default httpx client."""
+Backend = Literal["direct", "aiohttp", "httpx"]
+BACKENDS: tuple[Backend, ...] = ("direct", "aiohttp", "httpx")
+DEFAULT_BACKEND: Backend = "direct"
+"""Measured in bench/: the least CPU per request of the three (see the module docstring)."""
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Connection(Exception):
+    pass
 
 
 class ProviderCallError(ProviderError):
@@ -76,14 +93,19 @@ class OpenAIChatClient:
         self.limits = limits
         self._key = api_key
         self.host = urlsplit(base_url).netloc if base_url else "api.openai.com"
-        http_client: httpx2.AsyncClient = (
-            openai.DefaultAioHttpClient(timeout=limits.timeout_s)
-            if backend == "aiohttp"
-            else openai.DefaultAsyncHttpxClient(timeout=limits.timeout_s)
-        )
+        self.backend = backend
+        http_client: httpx2.AsyncClient | None = None
+        if backend == "aiohttp":
+            http_client = openai.DefaultAioHttpClient(timeout=limits.timeout_s)
+        elif backend == "httpx":
+            http_client = openai.DefaultAsyncHttpxClient(timeout=limits.timeout_s)
         self._client = openai.AsyncOpenAI(
             base_url=base_url, api_key=api_key, max_retries=0, timeout=limits.timeout_s, http_client=http_client
         )
+        self._base = str(self._client.base_url).rstrip("/")
+        headers = {**self._client.default_headers, **self._client.auth_headers}
+        self._headers = {k: v for k, v in headers.items() if isinstance(v, str)}
+        self._session: aiohttp.ClientSession | None = None
         self.limiter = AdaptiveLimiter(limits.concurrency)
         self._rpm = TokenBucket(limits.requests_per_minute) if limits.requests_per_minute else None
         self._tpm = TokenBucket(limits.tokens_per_minute) if limits.tokens_per_minute else None
@@ -115,22 +137,22 @@ class OpenAIChatClient:
             problem: str
             status: int | None = None
             try:
-                response = await self._client.post(path, body=body, cast_to=httpx2.Response)
-                data = json.loads(response.content)
-                if path == "/chat/completions":
-                    ChatResponse.from_json(data)  # validate here so a malformed body is retried
-                await self.limiter.release(ok=True)
-                return data
-            except openai.APIStatusError as exc:
-                status = exc.status_code
-                throttled = status == 429
-                problem = f"HTTP {status}: {_scrub(exc.response.text, self._key)}"
-                wait = _retry_after(exc.response.headers)
-                retryable = status == 429 or status >= 500 or status in (408, 409)
-            except openai.APITimeoutError:
+                status, headers, content = await self._send(path, body)
+                if status >= 400:
+                    throttled = status == 429
+                    problem = f"HTTP {status}: {_scrub(content.decode('utf-8', 'replace'), self._key)}"
+                    wait = _retry_after(headers)
+                    retryable = status == 429 or status >= 500 or status in (408, 409)
+                else:
+                    data = json.loads(content)
+                    if path == "/chat/completions":
+                        ChatResponse.from_json(data)  # validate here so a malformed body is retried
+                    await self.limiter.release(ok=True)
+                    return data
+            except _Timeout:
                 problem, retryable = f"timed out after {self.limits.timeout_s:g}s", True
-            except openai.APIConnectionError as exc:
-                problem, retryable = f"connection error: {_scrub(str(exc.__cause__ or exc), self._key)}", True
+            except _Connection as exc:
+                problem, retryable = f"connection error: {_scrub(str(exc), self._key)}", True
             except (ValueError, MalformedResponse) as exc:
                 problem, retryable = f"malformed response: {_scrub(str(exc), self._key)}", True
             await self.limiter.release(throttled=throttled, ok=False)
@@ -142,5 +164,37 @@ class OpenAIChatClient:
             backoff = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))
             await asyncio.sleep(wait if wait is not None else backoff)
 
+    async def _send(self, path: str, body: dict[str, Any]) -> tuple[int, Mapping[str, str], bytes]:
+        """One HTTP attempt: (status, headers, body); raises _Timeout or _Connection."""
+        if self.backend == "direct":
+            return await self._send_direct(path, body)
+        try:
+            response = await self._client.post(path, body=body, cast_to=httpx2.Response)
+        except openai.APIStatusError as exc:
+            return exc.status_code, exc.response.headers, exc.response.content
+        except openai.APITimeoutError:
+            raise _Timeout from None
+        except openai.APIConnectionError as exc:
+            raise _Connection(str(exc.__cause__ or exc)) from None
+        return response.status_code, response.headers, response.content
+
+    async def _send_direct(self, path: str, body: dict[str, Any]) -> tuple[int, Mapping[str, str], bytes]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=self.limits.timeout_s),
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+                json_serialize=json.dumps,
+            )
+        try:
+            async with self._session.post(self._base + path, data=json.dumps(body).encode()) as response:
+                return response.status, response.headers, await response.read()
+        except TimeoutError:
+            raise _Timeout from None
+        except aiohttp.ClientError as exc:
+            raise _Connection(f"{type(exc).__name__}: {exc}") from None
+
     async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
         await self._client.close()

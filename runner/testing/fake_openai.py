@@ -60,6 +60,8 @@ class FakeOpenAI:
         self.keep_bodies = True
         """False for long benchmarks: count requests without keeping their bodies."""
         self.requests: list[dict[str, Any]] = []
+        self.last_headers: dict[str, str] = {}
+        """Headers of the latest chat request (tests check auth and SDK headers)."""
         """Bodies of every chat request received, faulted or not, in arrival order."""
         self.served = 0
         """Chat requests answered with a completion."""
@@ -90,6 +92,7 @@ class FakeOpenAI:
         body = await request.json()
         with self._lock:
             self.requests.append(body if self.keep_bodies else {})
+            self.last_headers = dict(request.headers)
             fault = self._faults.pop(0) if self._faults else None
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -19,10 +19,28 @@ def echo_even(body: dict[str, Any]) -> str:
     return word if word in WORDS and WORDS.index(word) % 2 == 0 else "wrong"
 
 
-WORDS = (
-    "apple banana cherry delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec "
-    "romeo sierra tango"
-).split()
+WORDS = [
+    "apple",
+    "banana",
+    "cherry",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+]
 
 
 @pytest.fixture

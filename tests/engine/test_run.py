@@ -14,14 +14,16 @@ from pathlib import Path
 import pytest
 
 from runner.cli import main
-from runner.testing.fake_openai import Fault, FakeOpenAI
+from runner.testing.fake_openai import FakeOpenAI, Fault
 
 
 def _result(repo: Path) -> dict:
     return json.loads((repo / ".flywheel/results/words/fake.json").read_text())
 
 
-def test_run_grades_every_item_and_writes_a_result(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_grades_every_item_and_writes_a_result(
+    engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["run", "words"]) == 0
     assert fake.served == 20
     result = _result(engine_repo)
@@ -60,17 +62,23 @@ def test_retries_finish_every_item(engine_repo: Path, fake: FakeOpenAI) -> None:
     assert _result(engine_repo)["usage"]["errors"] == 0
 
 
-def test_budget_refused_before_any_request(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+def test_budget_refused_before_any_request(
+    engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = engine_repo / "specs/eval.yaml"
     spec.write_text(spec.read_text().replace("usd: 1.0", "usd: 0.0001"))
     assert main(["run", "words"]) == 1
     assert fake.count == 0
     err = capsys.readouterr().err
     assert err.startswith("error: Eval 'words' on fake: worst-case estimate $0.")
-    assert err.rstrip().endswith("> budget $0.0001 (20 uncached calls); nothing was sent; raise `budget` or use --limit")
+    assert err.rstrip().endswith(
+        "> budget $0.0001 (20 uncached calls); nothing was sent; raise `budget` or use --limit"
+    )
 
 
-def test_record_then_replay_sends_nothing_and_misses_fail(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+def test_record_then_replay_sends_nothing_and_misses_fail(
+    engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["run", "words", "--limit", "5", "--record", "cassettes"]) == 0
     lines = (engine_repo / "cassettes/cassette.jsonl").read_text().splitlines()
     assert len(lines) == 5

@@ -9,12 +9,18 @@ from collections.abc import Iterator
 import pytest
 
 from runner.errors import ProviderError
-from runner.models.client import OpenAIChatClient, _retry_after
+from runner.models.client import BACKENDS, OpenAIChatClient, _retry_after
 from runner.models.types import ChatRequest
 from runner.specs.model import Limits
 from runner.testing.fake_openai import FakeOpenAI, Fault
 
 SECRET = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every transport the client offers must behave the same."""
+    return str(request.param)
 
 
 @pytest.fixture
@@ -27,7 +33,7 @@ def _request(text: str = "hello there") -> ChatRequest:
     return ChatRequest("fake", "fake-model", ({"role": "user", "content": text},), {"temperature": 0})
 
 
-async def _chat(fake: FakeOpenAI, limits: Limits, *texts: str, backend: str = "aiohttp") -> list[str | None]:
+async def _chat(fake: FakeOpenAI, limits: Limits, *texts: str, backend: str = "direct") -> list[str | None]:
     client = OpenAIChatClient(fake.base_url, SECRET, limits, backend=backend)  # type: ignore[arg-type]
     try:
         responses = await asyncio.gather(*(client.chat(_request(t)) for t in texts))
@@ -36,7 +42,6 @@ async def _chat(fake: FakeOpenAI, limits: Limits, *texts: str, backend: str = "a
         await client.aclose()
 
 
-@pytest.mark.parametrize("backend", ["aiohttp", "httpx"])
 def test_answer_and_usage(fake: FakeOpenAI, backend: str) -> None:
     async def go() -> None:
         client = OpenAIChatClient(fake.base_url, SECRET, Limits(), backend=backend)  # type: ignore[arg-type]
@@ -45,6 +50,8 @@ def test_answer_and_usage(fake: FakeOpenAI, backend: str) -> None:
         finally:
             await client.aclose()
         assert response.text == "three two one"
+        assert fake.last_headers["Authorization"] == f"Bearer {SECRET}"
+        assert fake.last_headers["User-Agent"].startswith("AsyncOpenAI/Python")
         assert response.usage.prompt_tokens == 3
         assert response.finish_reason == "stop"
 
@@ -63,9 +70,9 @@ def test_answer_and_usage(fake: FakeOpenAI, backend: str) -> None:
     ],
     ids=["429", "5xx", "malformed-json", "no-choices", "timeout", "dropped"],
 )
-def test_transient_failures_are_retried_until_success(fake: FakeOpenAI, faults: list[Fault]) -> None:
+def test_transient_failures_are_retried_until_success(fake: FakeOpenAI, faults: list[Fault], backend: str) -> None:
     fake.add_faults(*faults)
-    texts = asyncio.run(_chat(fake, Limits(timeout_s=0.3, max_retries=5), "a b"))
+    texts = asyncio.run(_chat(fake, Limits(timeout_s=0.3, max_retries=5), "a b", backend=backend))
     assert texts == ["b a"]
     assert fake.count == len(faults) + 1
     assert fake.served == 1
@@ -78,20 +85,20 @@ def test_retry_after_is_honoured(fake: FakeOpenAI) -> None:
     assert time.monotonic() - start >= 0.35
 
 
-def test_retries_exhausted_raise_a_clean_error_without_the_key(fake: FakeOpenAI) -> None:
+def test_retries_exhausted_raise_a_clean_error_without_the_key(fake: FakeOpenAI, backend: str) -> None:
     fake.add_faults(*[Fault(status=500, body=f'{{"error": "boom {SECRET}"}}')] * 3)
     with pytest.raises(ProviderError) as info:
-        asyncio.run(_chat(fake, Limits(max_retries=2), "x"))
+        asyncio.run(_chat(fake, Limits(max_retries=2), "x", backend=backend))
     host = fake.base_url.split("/")[2]
     assert str(info.value) == f'{host}/chat/completions: HTTP 500: {{"error": "boom ***"}} after 3 attempts'
     assert SECRET not in str(info.value)
     assert fake.count == 3
 
 
-def test_unauthorised_fails_at_once(fake: FakeOpenAI) -> None:
+def test_unauthorised_fails_at_once(fake: FakeOpenAI, backend: str) -> None:
     fake.add_faults(Fault(status=401))
     with pytest.raises(ProviderError) as info:
-        asyncio.run(_chat(fake, Limits(max_retries=5), "x"))
+        asyncio.run(_chat(fake, Limits(max_retries=5), "x", backend=backend))
     assert fake.count == 1
     assert getattr(info.value, "status", None) == 401
     assert str(info.value).endswith("; check the key in the Model's api_key_env")

@@ -24,7 +24,9 @@ def _edit(repo: Path, old: str, new: str) -> None:
     spec.write_text(text.replace(old, new, 1))
 
 
-def test_fresh_plan_lists_everything_and_exits_2(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fresh_plan_lists_everything_and_exits_2(
+    engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["plan", "--detailed-exitcode"]) == 2
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -38,7 +40,9 @@ def test_fresh_plan_lists_everything_and_exits_2(engine_repo: Path, fake: FakeOp
     assert fake.count == 0
 
 
-def test_apply_then_plan_says_nothing_to_do(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+def test_apply_then_plan_says_nothing_to_do(
+    engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["apply"]) == 0
     assert fake.count == 40
     capsys.readouterr()
@@ -48,7 +52,9 @@ def test_apply_then_plan_says_nothing_to_do(engine_repo: Path, fake: FakeOpenAI,
     assert fake.count == 40
 
 
-def test_editing_one_prompt_runs_only_its_cells(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+def test_editing_one_prompt_runs_only_its_cells(
+    engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["apply"]) == 0
     _edit(engine_repo, "Say it loud: {{ item.word }}", "Shout it: {{ item.word }}")
     capsys.readouterr()
@@ -64,7 +70,9 @@ def test_editing_one_prompt_runs_only_its_cells(engine_repo: Path, fake: FakeOpe
     assert {b["messages"][-1]["content"].split(":")[0] for b in fake.requests[sent:]} == {"Shout it"}
 
 
-def test_changing_a_grader_regrades_without_calling_the_model(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+def test_changing_a_grader_regrades_without_calling_the_model(
+    engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["apply"]) == 0
     _edit(engine_repo, "  operation: eq\n", "  operation: ilike\n")
     plan = _plan_json(capsys)
@@ -77,7 +85,9 @@ def test_changing_a_grader_regrades_without_calling_the_model(engine_repo: Path,
     assert fake.count == sent
 
 
-def test_new_items_run_only_the_new_items(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+def test_new_items_run_only_the_new_items(
+    engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["apply"]) == 0
     data = engine_repo / "specs/words.jsonl"
     data.write_text(data.read_text() + '{"id": "w20", "word": "zulu", "split": "test"}\n')
@@ -90,7 +100,9 @@ def test_new_items_run_only_the_new_items(engine_repo: Path, fake: FakeOpenAI, c
     assert [b["messages"][-1]["content"].split()[-1] for b in fake.requests[sent:]] == ["zulu", "zulu"]
 
 
-def test_saved_plan_goes_stale_after_another_apply(engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+def test_saved_plan_goes_stale_after_another_apply(
+    engine_repo: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["plan", "--out", "plan.json"]) == 0
     assert main(["apply"]) == 0
     capsys.readouterr()

@@ -24,10 +24,14 @@ def test_second_holder_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead = int(proc.stdout)
     (tmp_path / "state.lock").write_text(
-        json.dumps({"id": "old", "pid": dead, "host": __import__("socket").gethostname(), "created": 0, "operation": "apply"})
+        json.dumps(
+            {"id": "old", "pid": dead, "host": __import__("socket").gethostname(), "created": 0, "operation": "apply"}
+        )
     )
     with StateLock(tmp_path, "apply") as info:
         assert info.id != "old"

@@ -27,7 +27,9 @@ def test_counts_and_faults() -> None:
         fake.add_faults(Fault(status=429, retry_after="1"))
         status, _ = _post(f"{fake.base_url}/chat/completions", {"model": "m", "messages": []})
         assert status == 429
-        status, body = _post(f"{fake.base_url}/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "ping"}]})
+        status, body = _post(
+            f"{fake.base_url}/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "ping"}]}
+        )
         assert status == 200
         assert body["choices"][0]["message"]["content"] == "pong"  # type: ignore[index]
         assert (fake.count, fake.served) == (2, 1)
@@ -57,5 +59,7 @@ def test_standalone_mode_prints_its_url() -> None:
 @pytest.mark.parametrize("latency", [0.0])
 def test_default_responder_reverses_words(latency: float) -> None:
     with FakeOpenAI(latency_s=latency) as fake:
-        _, body = _post(f"{fake.base_url}/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "a b c"}]})
+        _, body = _post(
+            f"{fake.base_url}/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "a b c"}]}
+        )
         assert body["choices"][0]["message"]["content"] == "c b a"  # type: ignore[index]
