@@ -9,15 +9,14 @@ the head's items (paired A/B) instead of comparing apples and oranges.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
-
-from runner.gate.stats import Comparison, MetricInput, compare
 
 from runner.baselines.store import FOLDER, git, item_scores, read_at
 from runner.engine.calls import Caller
 from runner.engine.run import ProgressSink, RunOptions, run_eval
+from runner.gate.stats import Comparison, MetricInput, compare
 from runner.hashing import content_hash
 from runner.models.resolve import resolve_model
 from runner.specs.evals import EvalSpec
@@ -54,6 +53,8 @@ class EvalGate:
     spec_line: int
     n_paired: int
     cost_usd: float
+    metric_lines: Mapping[str, int] = field(default_factory=dict)
+    """Line of each metric's entry in the head's Eval spec (annotations point there)."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,7 @@ async def _gate_one(
         located.line,
         n,
         caller.spend.usd - spent,
+        {m.name: located.line_of(("spec", "metrics", i)) for i, m in enumerate(spec.metrics)},
     )
 
 

@@ -127,6 +127,8 @@ def workflow_annotations(report: GateReport) -> list[str]:
                 out.append(f"::warning {where}::{_escape_data(f'{g.eval}: {g.note}')}")
             continue
         for m in g.comparison.metrics:
+            line = g.metric_lines.get(m.name, g.spec_line)
+            where = f"file={_escape_prop(g.spec_file)},line={line},title={_escape_prop('Flywheel gate')}"
             if m.verdict == "FAIL":
                 out.append(f"::error {where}::{_escape_data(f'{g.eval}/{m.name} on {g.model}: {m.reason}')}")
             elif m.verdict == "INCONCLUSIVE":

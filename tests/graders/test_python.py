@@ -58,7 +58,7 @@ def test_the_grader_cannot_open_a_socket() -> None:
         server.listen()
         port = server.getsockname()[1]
         accepted: list[object] = []
-        server.settimeout(3)
+        server.settimeout(1)
         thread = threading.Thread(target=lambda: accepted.append(_accept(server)))
         thread.start()
         source = (

@@ -1,0 +1,1 @@
+"""The regression gate: paired statistics, the base tree, reports."""

@@ -1,0 +1,156 @@
+"""The gate through the CLI on real git repositories: base policy and baselines are read from the base ref."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.cli import main
+from runner.testing.fake_openai import FakeOpenAI
+from tests.conftest import FIXTURES
+from tests.engine.conftest import echo_even
+
+
+def responder(body: dict[str, Any]) -> str:
+    """Echo-even, unless the system prompt says 'Never' (all wrong) or 'Always' (all right)."""
+    system = str(body["messages"][0]["content"])
+    word = str(body["messages"][-1]["content"]).split()[-1]
+    if "Never" in system:
+        return "wrong"
+    if "Always" in system:
+        return word
+    return echo_even(body)
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(responder=responder) as fake:
+        yield fake
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeOpenAI) -> Path:
+    """A git repo whose main branch has applied specs and committed baselines, checked out on branch `pr`."""
+    dest = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "engine", dest)
+    spec = dest / "specs/eval.yaml"
+    spec.write_text(spec.read_text().replace("BASE_URL", server.base_url))
+    (dest / ".gitignore").write_text(".flywheel/\n")
+    monkeypatch.chdir(dest)
+    _git(dest, "init", "-q", "-b", "main")
+    _git(dest, "config", "user.email", "t@example.invalid")
+    _git(dest, "config", "user.name", "t")
+    assert main(["apply"]) == 0
+    assert main(["baseline", "update"]) == 0
+    _git(dest, "add", "-A")
+    _git(dest, "commit", "-qm", "main with baselines")
+    _git(dest, "checkout", "-q", "-b", "pr")
+    return dest
+
+
+def _edit(repo: Path, rel: str, old: str, new: str) -> None:
+    path = repo / rel
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def _report(repo: Path) -> dict[str, Any]:
+    return json.loads((repo / ".flywheel/gate/report.json").read_text())
+
+
+def test_baselines_are_committed_one_line_per_item(repo: Path) -> None:
+    lines = (repo / "baselines/words/fake.json").read_text().splitlines()
+    assert len(lines) == 20 + 2
+    assert json.loads("".join(lines))["items"][0] == {"id": "w00", "scores": {"accuracy": {"pass": 1.0, "score": 1.0}}}
+
+
+def test_unchanged_pr_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gate", "--base", "main"]) == 0
+    assert _report(repo)["verdict"] in ("PASS", "INCONCLUSIVE")
+    report = _report(repo)
+    words = next(e for e in report["evals"] if e["eval"] == "words")
+    assert words["base_source"] == "baseline"
+    assert words["metrics"][0]["delta"] == 0
+
+
+def test_regressing_pr_fails_with_exit_3(repo: Path, server: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    _edit(repo, "specs/eval.yaml", "content: Repeat the word.", "content: Never repeat the word.")
+    assert main(["gate", "--base", "main"]) == 3
+    report = _report(repo)
+    words = next(e for e in report["evals"] if e["eval"] == "words")
+    assert words["verdict"] == "FAIL"
+    assert words["metrics"][0]["b"] == 10 and words["metrics"][0]["c"] == 0
+    summary = (repo / ".flywheel/gate/report.md").read_text()
+    assert summary.startswith("<!-- flywheel-gate -->\n## Flywheel gate: **FAIL**\n")
+    assert "10 item(s) flipped (10 regressed, 0 fixed)" in summary
+    junit = (repo / ".flywheel/gate/junit.xml").read_text()
+    assert 'failures="1"' in junit
+
+
+def test_improving_pr_passes(repo: Path) -> None:
+    _edit(repo, "specs/eval.yaml", "content: Repeat the word.", "content: Always repeat the word.")
+    assert main(["gate", "--base", "main"]) == 0
+    words = next(e for e in _report(repo)["evals"] if e["eval"] == "words")
+    assert words["verdict"] == "PASS"
+    assert words["metrics"][0]["delta"] == 0.5
+
+
+def test_pr_that_lowers_its_baseline_and_threshold_still_fails(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _edit(repo, "specs/eval.yaml", "content: Repeat the word.", "content: Never repeat the word.")
+    _edit(repo, "specs/eval.yaml", "value: {lower: 0.5}", "value: {lower: 0.0}\n      min_effect: 0.9")
+    baseline = repo / "baselines/words/fake.json"
+    baseline.write_text(baseline.read_text().replace('"pass":1.0,"score":1.0', '"pass":0.0,"score":0.0'))
+    assert main(["gate", "--base", "main"]) == 3
+    out = capsys.readouterr().out
+    assert "This pull request changes the gate's own inputs; the gate used the versions on the base ref:" in out
+    assert "  - Eval 'words': metrics, floors or regression policy changed" in out
+    assert "  - baselines/words/fake.json edited" in out
+    report = _report(repo)
+    assert next(e for e in report["evals"] if e["eval"] == "words")["verdict"] == "FAIL"
+
+
+def test_changed_dataset_evaluates_the_base_side_in_the_same_run(repo: Path) -> None:
+    data = repo / "specs/words.jsonl"
+    data.write_text(data.read_text() + '{"id": "w20", "word": "apple", "split": "test"}\n')
+    assert main(["gate", "--base", "main"]) in (0, 4)
+    words = next(e for e in _report(repo)["evals"] if e["eval"] == "words")
+    assert words["base_source"] == "evaluated"
+    assert words["n_paired"] == 21
+    assert "evaluated in this run on the head's items (the baseline's dataset or graders differ)" in words["note"]
+
+
+def test_unknown_base_ref_is_a_clean_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gate", "--base", "nope"]) == 1
+    assert (
+        capsys.readouterr().err
+        == "error: --base nope: no such commit or branch here; fetch it first (git fetch origin nope)\n"
+    )
+
+
+def test_github_actions_output_is_fenced_and_annotated(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = repo / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    _edit(repo, "specs/eval.yaml", "content: Repeat the word.", "content: Never repeat the word.")
+    assert main(["gate", "--base", "main"]) == 3
+    out = capsys.readouterr().out.splitlines()
+    token = out[0].removeprefix("::stop-commands::")
+    assert len(token) == 32
+    end = out.index(f"::{token}::")
+    assert next(line for line in out[end + 1 :] if line.startswith("::error ")).startswith(
+        "::error file=specs/eval.yaml,line=59,title=Flywheel gate::words/accuracy on fake: "
+    )
+    assert summary.read_text().startswith("<!-- flywheel-gate -->")

@@ -1,0 +1,203 @@
+"""The gate's statistics: simulated error rates and power, exact values, Holm, floors, bootstrap."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from runner.gate.stats import MetricInput, compare, holm
+
+ALPHA = 0.05
+SIMS = 1000
+TOLERANCE = 3 * math.sqrt(ALPHA * (1 - ALPHA) / SIMS)
+
+
+def _noisy_model(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Per-item pass probabilities of a sampled model: most items are stable, a fifth are coin-flips-ish."""
+    stable = np.where(rng.random(n) < 0.5, 0.95, 0.05)
+    return np.where(rng.random(n) < 0.8, stable, rng.uniform(0.3, 0.7, n))
+
+
+def _pass_rate(base: np.ndarray, head: np.ndarray, min_effect: float = 0.02, **kw: object) -> MetricInput:
+    return MetricInput("accuracy", "pass_rate", "higher_is_better", base.tolist(), head.tolist(), min_effect, **kw)  # type: ignore[arg-type]
+
+
+def _simulate(n: int, drop: float, sims: int = SIMS, seed: int = 0) -> Counter[str]:
+    rng = np.random.default_rng(seed)
+    verdicts: Counter[str] = Counter()
+    for _ in range(sims):
+        p = _noisy_model(rng, n)
+        base = (rng.random(n) < p).astype(float)
+        head = (rng.random(n) < np.clip(p - drop, 0, 1)).astype(float)
+        verdicts[compare([_pass_rate(base, head)], alpha=ALPHA).verdict] += 1
+    return verdicts
+
+
+def test_a_a_comparisons_fail_at_most_alpha_of_the_time() -> None:
+    verdicts = _simulate(500, 0.0)
+    assert verdicts["FAIL"] / SIMS <= ALPHA + TOLERANCE
+
+
+def test_a_true_five_point_drop_at_n_500_is_caught_at_least_80_percent_of_the_time() -> None:
+    verdicts = _simulate(500, 0.05)
+    assert verdicts["FAIL"] / SIMS >= 0.80
+
+
+def test_n_30_is_inconclusive_not_fail() -> None:
+    verdicts = _simulate(30, 0.0, sims=500)
+    assert verdicts["FAIL"] / 500 <= ALPHA + TOLERANCE
+    assert verdicts["INCONCLUSIVE"] / 500 >= 0.8
+    # A 6.7-point drop on 30 items (2 flips, none back) is not evidence either way.
+    base = np.ones(30)
+    head = base.copy()
+    head[:2] = 0
+    result = compare([_pass_rate(base, head)]).metrics[0]
+    assert result.verdict == "INCONCLUSIVE"
+    assert (result.b, result.c, result.n) == (2, 0, 30)
+    assert result.n_needed > 30
+    assert "underpowered" in result.reason and "items needed" in result.reason
+
+
+def test_no_flips_on_many_items_passes() -> None:
+    base = np.r_[np.ones(400), np.zeros(100)]
+    result = compare([_pass_rate(base, base.copy())]).metrics[0]
+    assert result.verdict == "PASS"
+    assert result.p_value == 1.0 and result.delta == 0.0
+
+
+def test_exact_mcnemar_p_value() -> None:
+    # b = 10 harmful flips, c = 2 helpful: P(X >= 10), X ~ Binomial(12, 1/2) = (66 + 12 + 1) / 4096.
+    base = np.r_[np.ones(10), np.zeros(2), np.ones(88)]
+    head = np.r_[np.zeros(10), np.ones(2), np.ones(88)]
+    result = compare([_pass_rate(base, head)]).metrics[0]
+    assert result.p_value == pytest.approx(float(Fraction(79, 4096)), rel=1e-12)
+    assert (result.b, result.c) == (10, 2)
+    assert result.delta == pytest.approx(-0.08)
+    assert result.verdict == "FAIL"
+    assert result.reason.startswith("worse by 8.0 points")
+
+
+def test_holm_step_down() -> None:
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.001]) == pytest.approx([0.5, 0.002])
+    assert holm([0.02, 0.011]) == pytest.approx([0.022, 0.022])  # monotone: never below an earlier step
+    assert holm([0.9, 0.3]) == pytest.approx([0.9, 0.6])
+    assert holm([]) == []
+
+
+def test_holm_is_applied_across_metrics() -> None:
+    base = np.r_[np.ones(9), np.ones(491)]
+    head = np.r_[np.zeros(9), np.ones(491)]  # p = 2^-9 = 0.00195 alone
+    one = compare([_pass_rate(base, head, 0.01)]).metrics[0]
+    two = compare([_pass_rate(base, head, 0.01), _pass_rate(base, base, 0.01)]).metrics
+    assert one.p_adjusted == pytest.approx(2**-9)
+    assert two[0].p_adjusted == pytest.approx(2 * 2**-9)
+    assert two[1].p_adjusted == pytest.approx(1.0)
+
+
+def test_a_significant_drop_below_min_effect_passes() -> None:
+    base = np.ones(2000)
+    head = base.copy()
+    head[:20] = 0  # 1 point, p ~ 1e-6
+    result = compare([_pass_rate(base, head, min_effect=0.02)]).metrics[0]
+    assert result.verdict == "PASS"
+    assert "below min_effect 2.0 points" in result.reason
+
+
+def test_a_broken_floor_fails_whatever_the_statistics() -> None:
+    base = np.r_[np.ones(6), np.zeros(4)]
+    result = compare([_pass_rate(base, base.copy(), lower=0.7)]).metrics[0]
+    assert result.verdict == "FAIL"
+    assert result.reason == "head 0.6 is below the floor 0.7"
+
+
+def test_lower_is_better_treats_a_rise_as_harm() -> None:
+    base = np.r_[np.zeros(40), np.zeros(460)]
+    head = np.r_[np.ones(40), np.zeros(460)]  # the error rate rises by 8 points
+    down = MetricInput("errors", "pass_rate", "lower_is_better", base.tolist(), head.tolist(), 0.02)
+    assert compare([down]).metrics[0].verdict == "FAIL"
+    up = MetricInput("errors", "pass_rate", "lower_is_better", head.tolist(), base.tolist(), 0.02)
+    assert compare([up]).metrics[0].verdict == "PASS"
+    ceiling = MetricInput("errors", "mean", "lower_is_better", base.tolist(), head.tolist(), 0.02, upper=0.05)
+    assert compare([ceiling]).metrics[0].reason == "head 0.08 is above the ceiling 0.05"
+
+
+def test_minimum_detectable_effect_and_items_needed() -> None:
+    # 10 % of items flip, half each way, and the gate must detect 3 points.
+    n = 200
+    base = np.r_[np.ones(10), np.zeros(10), np.ones(180)]
+    head = np.r_[np.zeros(10), np.ones(10), np.ones(180)]
+    result = compare([_pass_rate(base, head, min_effect=0.03)]).metrics[0]
+    assert result.verdict == "INCONCLUSIVE"
+    assert 650 <= result.n_needed <= 720  # one-sided alpha 0.05, power 0.8: 6.18 * 0.10 / 0.03^2 = 687
+    assert result.mde == pytest.approx(2.486 * math.sqrt(0.10 / n), rel=1e-3)
+    # Twice the items with the same flip rate rule a 3-point drop out: the one-sided upper bound falls below it.
+    assert compare([_pass_rate(np.r_[base, base], np.r_[head, head], min_effect=0.03)]).verdict == "PASS"
+
+
+def _scores(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    quality = rng.uniform(0.2, 0.9, n)
+    return np.clip(quality + rng.normal(0, 0.1, n), 0, 1), np.clip(quality + rng.normal(0, 0.1, n), 0, 1)
+
+
+def _mean(base: np.ndarray, head: np.ndarray, **kw: object) -> MetricInput:
+    return MetricInput("judge", "mean", "higher_is_better", base.tolist(), head.tolist(), 0.02, **kw)  # type: ignore[arg-type]
+
+
+def test_paired_bootstrap_is_deterministic_for_a_seed() -> None:
+    base, head = _scores(np.random.default_rng(3), 300)
+    first = compare([_mean(base, head)], seed=7)
+    assert compare([_mean(base, head)], seed=7) == first
+    assert compare([_mean(base, head)], seed=8).metrics[0].ci_low != first.metrics[0].ci_low
+    assert first.metrics[0].test == "paired-bootstrap"
+
+
+def test_paired_bootstrap_detects_a_drop_and_rarely_fails_a_a() -> None:
+    rng = np.random.default_rng(11)
+    sims = 200
+    false_fails = 0
+    for _ in range(sims):
+        base, head = _scores(rng, 300)
+        false_fails += compare([_mean(base, head)], bootstrap_samples=500).verdict == "FAIL"
+    assert false_fails / sims <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / sims)
+    base, head = _scores(rng, 300)
+    result = compare([_mean(base, head - 0.05)]).metrics[0]
+    assert result.verdict == "FAIL"
+    assert result.ci_high < 0
+
+
+def test_cluster_bootstrap_is_wider_when_items_share_a_context() -> None:
+    rng = np.random.default_rng(5)
+    effect = np.repeat(rng.normal(0, 0.2, 20), 10)  # 20 contexts of 10 items that move together
+    base = np.full(200, 0.5)
+    head = base + effect
+    clusters = [str(i // 10) for i in range(200)]
+    items = compare([_mean(base, head)]).metrics[0]
+    grouped = compare([_mean(base, head, clusters=clusters)]).metrics[0]
+    assert grouped.test == "cluster-bootstrap"
+    assert grouped.ci_high - grouped.ci_low > 2 * (items.ci_high - items.ci_low)
+
+
+def test_too_few_items_for_a_bootstrap_is_inconclusive() -> None:
+    result = compare([_mean(np.ones(5), np.zeros(5))]).metrics[0]
+    assert result.verdict == "INCONCLUSIVE" and result.mde is None
+
+
+def test_no_items_is_inconclusive() -> None:
+    comparison = compare([MetricInput("x", "pass_rate", "higher_is_better", [], [], 0.02)])
+    assert comparison.verdict == "INCONCLUSIVE"
+    assert comparison.metrics[0].reason == "no paired items"
+
+
+def test_overall_verdict_is_the_worst() -> None:
+    base = np.ones(500)
+    bad = base.copy()
+    bad[:50] = 0
+    small = np.ones(20)
+    result = compare([_pass_rate(base, base), _pass_rate(small, small)])
+    assert result.verdict == "INCONCLUSIVE"
+    assert compare([_pass_rate(base, base), _pass_rate(base, bad)]).verdict == "FAIL"
