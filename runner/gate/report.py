@@ -97,7 +97,7 @@ def _flips_md(g: EvalGate) -> str:
         "| item | metric | base | head |",
         "|---|---|---|---|",
     ]
-    lines += [f"| `{_md(f.item)}` | {_md(f.metric)} | {f.base:g} | {f.head:g} |" for f in g.flips[:MAX_FLIPS_SHOWN]]
+    lines += [f"| {_code(f.item)} | {_md(f.metric)} | {f.base:g} | {f.head:g} |" for f in g.flips[:MAX_FLIPS_SHOWN]]
     if len(g.flips) > MAX_FLIPS_SHOWN:
         lines.append(f"| ... {len(g.flips) - MAX_FLIPS_SHOWN} more | | | |")
     lines += ["", "</details>", ""]
@@ -107,6 +107,12 @@ def _flips_md(g: EvalGate) -> str:
 def _md(value: str) -> str:
     """Neutralise markdown table breaks and HTML from untrusted text."""
     return value.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def _code(value: str) -> str:
+    """Untrusted text as an inline code span in a table cell: HTML is inert there (so it is shown as it is),
+    backticks cannot close the span and pipes cannot end the cell."""
+    return "`" + value.replace("`", "\u2018").replace("|", "\\|").replace("\n", " ") + "`"
 
 
 def _escape_data(value: str) -> str:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +122,30 @@ def test_saved_plan_applies(engine_repo: Path, fake: FakeOpenAI) -> None:
     assert main(["plan", "--out", "plan.json"]) == 0
     assert main(["apply", "plan.json"]) == 0
     assert fake.count == 40
+
+
+def test_apply_killed_with_sigkill_resumes_with_state_intact(engine_repo: Path) -> None:
+    with FakeOpenAI(latency_s=0.15) as slow:
+        spec = engine_repo / "specs/eval.yaml"
+        text = spec.read_text()
+        url = text.split("base_url: ")[1].split("\n")[0]
+        spec.write_text(text.replace(url, slow.base_url).replace("concurrency: 4", "concurrency: 2"))
+        cmd = [sys.executable, "-c", "import sys; from runner.cli import main; sys.exit(main())", "apply"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while slow.served < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert 8 <= slow.served < 40
+        state_file = engine_repo / ".flywheel/state.json"
+        if state_file.exists():  # whatever was written is whole (atomic replace), never a torn file
+            json.loads(state_file.read_text())
+        with sqlite3.connect(engine_repo / ".flywheel/store.sqlite") as db:
+            stored = db.execute("SELECT count(*) FROM responses").fetchone()[0]
+        sent_before = slow.count
+        assert main(["apply"]) == 0  # the dead process's lock is taken over, not waited on
+        assert slow.count - sent_before == 40 - stored  # completed cells are not sent again
+        assert main(["plan", "--detailed-exitcode"]) == 0
+        state = json.loads(state_file.read_text())
+        assert state["serial"] >= 1 and state["lineage"]
