@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import tempfile
 import traceback
@@ -203,6 +204,9 @@ def _crash_log(exc: BaseException) -> Path:
     return path
 
 
+PIPED_WIDTH = 160
+
+
 def main(
     argv: Sequence[str] | None = None, run: Callable[[argparse.Namespace, Console, Console], int] = _dispatch
 ) -> int:
@@ -210,6 +214,9 @@ def main(
     args = _parser().parse_args(argv)
     out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
     err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+    for console in (out, err):
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            console.width = PIPED_WIDTH  # CI logs and pipes: tables are not cut to 80 columns
     try:
         return int(run(args, out, err))
     except FlywheelError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runner.commands.run import _Bar, results_table
+from runner.commands.run import _Bar, print_results
 from runner.engine.calls import Caller, Spend
 from runner.engine.cassette import Cassette
 from runner.engine.store import Store
@@ -46,7 +46,7 @@ def apply(
             return ExitCode.OK
         applied = asyncio.run(_apply(specs, current, targets, state, state_dir, replay, err))
     if applied.runs:
-        out.print(results_table(list(applied.runs)))
+        print_results(out, list(applied.runs))
     out.print(
         f"Apply complete: {len(applied.runs)} target(s) run, {len(applied.pruned)} forgotten; "
         f"state serial {applied.state.serial}.",

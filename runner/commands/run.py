@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -109,7 +110,7 @@ def run(args: RunArgs, out: Console, err: Console) -> int:
         documents = [read_result(r.path) for r in runs]
         out.print(json.dumps(documents, indent=2, sort_keys=True), markup=False, highlight=False)
     else:
-        out.print(results_table(runs))
+        print_results(out, runs)
         for r in runs:
             out.print(f"results: {r.path}", markup=False, highlight=False)
     return ExitCode.OK
@@ -128,11 +129,17 @@ async def _run(specs: SpecSet, args: RunArgs, options: RunOptions, err: Console)
                     record.save()
 
 
+def print_results(out: Console, runs: list[ModelRun]) -> None:
+    """Print the results table."""
+    out.print(results_table(runs))
+
+
 def results_table(runs: list[ModelRun]) -> Table:
-    """One row per (model, metric): value, 95% interval, n, floor."""
-    table = Table(title="Results", title_justify="left")
-    for col in ("eval", "model", "metric", "value", "95% CI", "n", "floor", "cost", "cached"):
-        table.add_column(col, justify="right" if col in ("value", "n", "cost", "cached") else "left")
+    """One row per (model, metric): value, 95% interval, n, floor; `new`: cells run now (the rest were done
+    by an earlier run: cached or journaled)."""
+    table = Table(title="Results", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("eval", "model", "metric", "value", "95% CI", "n", "floor", "cost", "new"):
+        table.add_column(col, justify="right" if col in ("value", "n", "cost", "new") else "left", no_wrap=True)
     for r in runs:
         usage = r.result["usage"]
         for name, m in r.result["metrics"].items():
@@ -146,6 +153,6 @@ def results_table(runs: list[ModelRun]) -> Table:
                 str(m["n"]),
                 floor,
                 f"${usage['cost_usd']:.4f}",
-                f"{usage['cached_cells']}/{r.result['completed_cells']}",
+                f"{r.new_cells}/{r.result['completed_cells']}",
             )
     return table

@@ -62,6 +62,8 @@ class ModelRun:
     result: dict[str, Any]
     path: Path
     estimate: Estimate
+    new_cells: int = 0
+    """Cells run by this invocation; the rest came from the journal of an earlier one."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ async def _run_model(
     queue: asyncio.Queue[tuple[int, Item, int] | None] = asyncio.Queue(maxsize=256)
     workers = max(1, plan.model.spec.limits.concurrency)
     stopped: list[str] = []
+    new_cells: list[int] = []
 
     async def produce() -> None:
         for cell in _cells(plan):
@@ -170,6 +173,7 @@ async def _run_model(
             seq, item, repeat = cell
             record = await _run_cell(specs, plan, caller, item, repeat)
             caller.store.record_cell(plan.run_id, f"{item.id}#{repeat}", seq, record)
+            new_cells.append(1)
             progress.advance(caller.spend.usd)
 
     try:
@@ -191,7 +195,7 @@ async def _run_model(
             f"{result['completed_cells']} of {total} cells done, results so far in {path}; run again to resume "
             "(done cells are not re-sent)"
         )
-    return ModelRun(plan.model, result, path, estimate)
+    return ModelRun(plan.model, result, path, estimate, len(new_cells))
 
 
 async def _run_cell(specs: SpecSet, plan: _Plan, caller: Caller, item: Item, repeat: int) -> dict[str, Any]:

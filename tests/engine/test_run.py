@@ -115,3 +115,79 @@ def test_killed_run_resumes_without_resending_completed_items(engine_repo: Path)
         # Exactly the items without a stored response are sent again; a completed one never is.
         assert slow.count - sent_before == 20 - stored
         assert _result(engine_repo)["completed_cells"] == 20
+
+
+def test_every_grader_kind_runs_through_the_cli(engine_repo: Path, fake: FakeOpenAI) -> None:
+    """A python grader (sandboxed subprocess), a judge (through the same client) and a multi, in one run."""
+    spec = engine_repo / "specs/eval.yaml"
+    spec.write_text(
+        spec.read_text()
+        + """---
+apiVersion: flywheel/v1
+kind: Grader
+metadata:
+  name: length
+spec:
+  type: python
+  source: |
+    def grade(sample, item):
+        return 1.0 if sample["output_text"] == item["word"] else 0.0
+---
+apiVersion: flywheel/v1
+kind: Grader
+metadata:
+  name: judge
+spec:
+  type: label_model
+  model: fake
+  labels: ["yes", "no"]
+  passing_labels: ["yes"]
+  input:
+    - role: user
+      content: "Is {{ sample.output_text }} right?"
+---
+apiVersion: flywheel/v1
+kind: Grader
+metadata:
+  name: both
+spec:
+  type: multi
+  graders:
+    exact:
+      type: string_check
+      input: "{{ sample.output_text }}"
+      reference: "{{ item.word }}"
+      operation: eq
+    code:
+      type: python
+      source: |
+        def grade(sample, item):
+            return 0.5
+  calculate_output: "exact * code * 2"
+---
+apiVersion: flywheel/v1
+kind: Eval
+metadata:
+  name: graded
+spec:
+  dataset: words
+  split: test
+  prompt: echo
+  models: [fake]
+  metrics:
+    - {name: python, grader: length}
+    - {name: judged, grader: judge}
+    - {name: combined, grader: both, aggregate: mean}
+"""
+    )
+    assert main(["run", "graded", "--limit", "4"]) == 0
+    result = json.loads((engine_repo / ".flywheel/results/graded/fake.json").read_text())
+    python = [i["scores"]["python"]["pass"] for i in result["items"]]
+    combined = [i["scores"]["combined"]["score"] for i in result["items"]]
+    assert python == [1.0, 0.0, 1.0, 0.0]  # the fake echoes even-numbered words
+    assert combined == python
+    # The fake answers the judge with non-JSON, so every label_model grade is an error, not a crash.
+    assert result["metrics"]["judged"]["value"] == 0.0
+    # 4 model calls + 3 judge calls: two items both answered "wrong", so their judge requests are the same
+    # request and the second is answered from the cache.
+    assert fake.served == 7

@@ -22,9 +22,7 @@ GOLDEN = Path(__file__).parent / "golden"
 def _report() -> GateReport:
     base = [1.0] * 180 + [0.0] * 20
     head = [0.0] * 30 + [1.0] * 150 + [1.0] * 5 + [0.0] * 15
-    regressed = compare(
-        [MetricInput("accuracy", "pass_rate", "higher_is_better", base, head, 0.02, lower=0.5)], seed=0
-    )
+    regressed = compare([MetricInput("accuracy", "pass_rate", "higher_is_better", base, head, 0.02, lower=0.5)], seed=0)
     steady = compare([MetricInput("f1", "mean", "higher_is_better", [0.5, 0.7] * 10, [0.5, 0.7] * 10, 0.02)])
     flips = tuple(Flip(f"ticket-{i:03d}", "accuracy", 1.0, 0.0) for i in range(30))
     flips += (Flip("ticket-<script>|x", "accuracy", 0.0, 1.0),)
