@@ -18,3 +18,19 @@ def mini_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(FIXTURES / "mini", dest)
     monkeypatch.chdir(dest)
     return dest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-openai", action="store_true", help="run tests marked `openai` (needs OPENAI_API_KEY)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `openai` spend real money: they run only with --run-openai and a key."""
+    import os  # noqa: PLC0415
+
+    if config.getoption("--run-openai") and os.environ.get("OPENAI_API_KEY"):
+        return
+    skip = pytest.mark.skip(reason="talks to the real OpenAI API: pass --run-openai with OPENAI_API_KEY set")
+    for item in items:
+        if item.get_closest_marker("openai") is not None:
+            item.add_marker(skip)
