@@ -21,7 +21,7 @@ from runner.engine.requests import build_request, render_messages, sampling
 from runner.engine.results import metric_json, write_result
 from runner.errors import BudgetError, FlywheelError, ProviderError
 from runner.graders.base import GradeContext, GradeResult, Sample
-from runner.graders.registry import grade
+from runner.graders.registry import FATAL_STATUS, grade
 from runner.hashing import content_hash
 from runner.models.resolve import ResolvedModel, resolve_model
 from runner.specs.datasets import Item
@@ -30,7 +30,6 @@ from runner.specs.grader import Pairwise
 from runner.specs.hashes import grader_hash
 from runner.specs.loader import SpecSet
 
-FATAL_STATUS = {401, 403, 404}
 """Provider answers that no retry or other item will fix: the run stops at once."""
 
 
