@@ -30,8 +30,6 @@ from runner.specs.grader import Pairwise
 from runner.specs.hashes import grader_hash
 from runner.specs.loader import SpecSet
 
-"""Provider answers that no retry or other item will fix: the run stops at once."""
-
 
 @dataclass(frozen=True)
 class RunOptions:
