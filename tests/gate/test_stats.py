@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from scipy.stats import ttest_rel
 
-from runner.gate.stats import MetricInput, compare, holm
+from runner.gate.stats import MetricInput, compare, holm, tango_z
 
 ALPHA = 0.05
 SIMS = 1000
 TOLERANCE = 3 * math.sqrt(ALPHA * (1 - ALPHA) / SIMS)
+
+Model = Callable[[np.random.Generator, int], np.ndarray]
+"""Draws per-item pass probabilities of a model for n items."""
 
 
 def _noisy_model(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -22,23 +27,29 @@ def _noisy_model(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.where(rng.random(n) < 0.8, stable, rng.uniform(0.3, 0.7, n))
 
 
+def _very_noisy_model(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Every item is a biased coin, p ~ Uniform(0.3, 0.95): about 40 % of items flip between two samples."""
+    return rng.uniform(0.3, 0.95, n)
+
+
 def _pass_rate(base: np.ndarray, head: np.ndarray, min_effect: float = 0.02, **kw: object) -> MetricInput:
     return MetricInput("accuracy", "pass_rate", "higher_is_better", base.tolist(), head.tolist(), min_effect, **kw)  # type: ignore[arg-type]
 
 
-def _simulate(n: int, drop: float, sims: int = SIMS, seed: int = 0) -> Counter[str]:
+def _simulate(n: int, drop: float, sims: int = SIMS, seed: int = 0, model: Model = _noisy_model) -> Counter[str]:
     rng = np.random.default_rng(seed)
     verdicts: Counter[str] = Counter()
     for _ in range(sims):
-        p = _noisy_model(rng, n)
+        p = model(rng, n)
         base = (rng.random(n) < p).astype(float)
         head = (rng.random(n) < np.clip(p - drop, 0, 1)).astype(float)
         verdicts[compare([_pass_rate(base, head)], alpha=ALPHA).verdict] += 1
     return verdicts
 
 
-def test_a_a_comparisons_fail_at_most_alpha_of_the_time() -> None:
-    verdicts = _simulate(500, 0.0)
+@pytest.mark.parametrize("model", [_noisy_model, _very_noisy_model])
+def test_a_a_comparisons_fail_at_most_alpha_of_the_time(model: Model) -> None:
+    verdicts = _simulate(500, 0.0, model=model)
     assert verdicts["FAIL"] / SIMS <= ALPHA + TOLERANCE
 
 
@@ -47,8 +58,21 @@ def test_a_true_five_point_drop_at_n_500_is_caught_at_least_80_percent_of_the_ti
     assert verdicts["FAIL"] / SIMS >= 0.80
 
 
-def test_n_30_is_inconclusive_not_fail() -> None:
-    verdicts = _simulate(30, 0.0, sims=500)
+def test_too_much_noise_for_the_drop_is_inconclusive_not_pass() -> None:
+    # With 40 % of items flipping, a 5-point drop at n=500 is below the minimum detectable effect (about 7 points):
+    # no test at level 0.05 catches it 80 % of the time, and the gate must say so rather than pass it.
+    verdicts = _simulate(500, 0.05, sims=500, model=_very_noisy_model)
+    assert verdicts["PASS"] / 500 <= ALPHA
+    assert 0.3 <= verdicts["FAIL"] / 500 <= 0.7  # the power the data allow, about 55 %
+    rng = np.random.default_rng(4)
+    p = _very_noisy_model(rng, 500)
+    one = compare([_pass_rate((rng.random(500) < p).astype(float), (rng.random(500) < p - 0.05).astype(float))])
+    assert one.metrics[0].mde is not None and one.metrics[0].mde > 0.05
+
+
+@pytest.mark.parametrize("model", [_noisy_model, _very_noisy_model])
+def test_n_30_is_inconclusive_not_fail(model: Model) -> None:
+    verdicts = _simulate(30, 0.0, sims=500, model=model)
     assert verdicts["FAIL"] / 500 <= ALPHA + TOLERANCE
     assert verdicts["INCONCLUSIVE"] / 500 >= 0.8
     # A 6.7-point drop on 30 items (2 flips, none back) is not evidence either way.
@@ -126,6 +150,53 @@ def test_lower_is_better_treats_a_rise_as_harm() -> None:
     assert compare([ceiling]).metrics[0].reason == "head 0.08 is above the ceiling 0.05"
 
 
+@pytest.mark.parametrize(("n", "model"), [(150, None), (300, None), (500, _very_noisy_model)])
+def test_a_true_drop_of_min_effect_passes_at_most_alpha_of_the_time(n: int, model: Model | None) -> None:
+    # The PASS side is a non-inferiority test. With few flipped items (a deterministic model where 2 % of items
+    # broke) a Wald bound passed such a drop up to 15 % of the time at n=300; Tango's score test must not.
+    rng = np.random.default_rng(21)
+    sims = 1000
+    passed = 0
+    for _ in range(sims):
+        if model is None:
+            base = np.ones(n)
+            head = np.where(rng.random(n) < 0.02, 0.0, 1.0)
+        else:
+            p = model(rng, n)
+            base = (rng.random(n) < p).astype(float)
+            head = (rng.random(n) < p - 0.02).astype(float)
+        passed += compare([_pass_rate(base, head)]).verdict == "PASS"
+    assert passed / sims <= ALPHA + TOLERANCE
+
+
+def _tango_z_by_brute_force(harmful: int, helpful: int, n: int, margin: float) -> float:
+    """Score statistic with the restricted maximum-likelihood estimate found on a fine grid."""
+    p2 = np.linspace(1e-9, (1 - margin) / 2 - 1e-9, 200_001)
+    with np.errstate(divide="ignore"):
+        ll = (
+            harmful * np.log(p2 + margin) + helpful * np.log(p2) + (n - harmful - helpful) * np.log(1 - 2 * p2 - margin)
+        )
+    best = float(p2[np.argmax(ll)])
+    return (harmful - helpful - n * margin + 0.5) / math.sqrt(n * (2 * best + margin * (1 - margin)))
+
+
+@pytest.mark.parametrize(
+    ("harmful", "helpful", "n", "margin"), [(10, 2, 100, 0.02), (5, 9, 60, 0.05), (20, 20, 400, 0.03)]
+)
+def test_tango_score_statistic_uses_the_restricted_mle(harmful: int, helpful: int, n: int, margin: float) -> None:
+    assert tango_z(harmful, helpful, n, margin) == pytest.approx(
+        _tango_z_by_brute_force(harmful, helpful, n, margin), abs=1e-4
+    )
+
+
+def test_zero_flips_rule_out_a_drop_only_with_enough_items() -> None:
+    # No flipped item leaves a drop of 2 points possible at n=100 (0.98^100 = 13 %), not at n=1000.
+    assert tango_z(0, 0, 100, 0.02) > -1.645
+    assert tango_z(0, 0, 1000, 0.02) < -1.645
+    small = np.ones(100)
+    assert compare([_pass_rate(small, small.copy())]).verdict == "INCONCLUSIVE"
+
+
 def test_minimum_detectable_effect_and_items_needed() -> None:
     # 10 % of items flip, half each way, and the gate must detect 3 points.
     n = 200
@@ -137,6 +208,33 @@ def test_minimum_detectable_effect_and_items_needed() -> None:
     assert result.mde == pytest.approx(2.486 * math.sqrt(0.10 / n), rel=1e-3)
     # Twice the items with the same flip rate rule a 3-point drop out: the one-sided upper bound falls below it.
     assert compare([_pass_rate(np.r_[base, base], np.r_[head, head], min_effect=0.03)]).verdict == "PASS"
+
+
+def test_items_needed_with_two_gated_metrics_match_the_reference_figure() -> None:
+    # Two gated metrics test at alpha / 2 = 0.025 one-sided (Holm's first step): (1.96 + 0.84)^2 = 7.85, and
+    # 7.85 * 0.10 / 0.03^2 = 872, the "about 870 items" of the reference.
+    base = np.r_[np.ones(10), np.zeros(10), np.ones(180)]
+    head = np.r_[np.zeros(10), np.ones(10), np.ones(180)]
+    two = compare([_pass_rate(base, head, min_effect=0.03), _pass_rate(base, base.copy(), min_effect=0.03)])
+    assert 850 <= two.metrics[0].n_needed <= 900
+    assert "about 873 items needed" in two.metrics[0].reason and "n=200" in two.metrics[0].reason
+
+
+def test_min_effect_zero_is_a_plain_significance_test() -> None:
+    base = np.r_[np.ones(3), np.zeros(3), np.ones(24)]
+    head = np.r_[np.zeros(3), np.ones(3), np.ones(24)]
+    same = compare([_pass_rate(base, head, min_effect=0.0)]).metrics[0]
+    assert same.verdict == "PASS" and same.n_needed == 0
+    assert same.reason.startswith("no significant drop")
+    worse = np.r_[np.zeros(12), np.ones(488)]
+    assert compare([_pass_rate(np.ones(500), worse, min_effect=0.0)]).verdict == "FAIL"
+
+
+def test_mismatched_lengths_are_an_error() -> None:
+    with pytest.raises(ValueError, match="3 base scores but 2 head scores"):
+        compare([_pass_rate(np.ones(3), np.ones(2))])
+    with pytest.raises(ValueError, match="2 cluster ids for 3 paired items"):
+        compare([_pass_rate(np.ones(3), np.ones(3), clusters=["a", "b"])])
 
 
 def _scores(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,6 +283,25 @@ def test_cluster_bootstrap_is_wider_when_items_share_a_context() -> None:
 def test_too_few_items_for_a_bootstrap_is_inconclusive() -> None:
     result = compare([_mean(np.ones(5), np.zeros(5))]).metrics[0]
     assert result.verdict == "INCONCLUSIVE" and result.mde is None
+
+
+def test_too_few_clusters_for_a_bootstrap_is_inconclusive() -> None:
+    # 300 items but only 3 contexts: three resampling units cannot support a verdict, however large the drop.
+    clusters = [str(i % 3) for i in range(300)]
+    result = compare([_mean(np.ones(300), np.zeros(300), clusters=clusters)]).metrics[0]
+    assert result.verdict == "INCONCLUSIVE" and result.p_value == 1.0 and result.mde is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_small_sample_bootstrap_p_value_is_close_to_a_paired_t_test(seed: int) -> None:
+    # A plain percentile bootstrap is too narrow at n=12 (about 6.4 % false FAILs in A/A); the widened one tracks
+    # the paired t-test near the decision threshold.
+    rng = np.random.default_rng(100 + seed)
+    base = rng.normal(0.6, 0.1, 12)
+    head = base + rng.normal(-0.02, 0.05, 12)
+    t_p = float(ttest_rel(head, base, alternative="less").pvalue)
+    result = compare([_mean(base, head)], bootstrap_samples=20_000, seed=1).metrics[0]
+    assert result.p_value == pytest.approx(t_p, abs=0.25 * t_p + 0.005)
 
 
 def test_no_items_is_inconclusive() -> None:
