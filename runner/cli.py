@@ -30,6 +30,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(int(ExitCode.ERROR), f"{self.prog}: error: {message}\n")
 
 
+def _cassette_flags(p: argparse.ArgumentParser) -> None:
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--record", type=Path, metavar="DIR", help="write the responses used to DIR/cassette.jsonl")
+    mode.add_argument(
+        "--replay",
+        type=Path,
+        metavar="DIR",
+        help="answer every call from DIR/cassette.jsonl; no network; a missing entry is an error",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="flywheel",
@@ -62,14 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, metavar="N", help="only the first N items of the split")
     p.add_argument("--repeats", type=int, metavar="K", help="samples per item (overrides the Eval)")
     p.add_argument("--no-cache", action="store_true", help="do not reuse cached responses (new ones are stored)")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--record", type=Path, metavar="DIR", help="write the responses used to DIR/cassette.jsonl")
-    mode.add_argument(
-        "--replay",
-        type=Path,
-        metavar="DIR",
-        help="answer every call from DIR/cassette.jsonl; no network; a missing entry is an error",
-    )
+    _cassette_flags(p)
     p.add_argument("--json", action="store_true", help="print the result documents as JSON")
 
     p = sub.add_parser("plan", help="show what apply would run and why (pure: no calls)")
@@ -92,12 +96,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="wait this long for another apply to finish (default: fail at once)",
     )
-    p.add_argument("--replay", type=Path, metavar="DIR", help="answer every call from DIR/cassette.jsonl")
+    _cassette_flags(p)
 
     p = sub.add_parser("gate", help="decide a pull request: compare with the base ref's baselines and policy")
     p.add_argument("--base", required=True, metavar="REF", help="the base branch or commit, e.g. origin/main")
     p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
-    p.add_argument("--replay", type=Path, metavar="DIR", help="answer every call from DIR/cassette.jsonl")
+    _cassette_flags(p)
+    p.add_argument("--no-cache", action="store_true", help="do not reuse cached responses (drift checks)")
+    p.add_argument(
+        "--fail-on-inconclusive",
+        action="store_true",
+        help="exit 4 on an INCONCLUSIVE verdict whatever the Evals' on_inconclusive policy says",
+    )
     p.add_argument(
         "--report-dir",
         type=Path,
@@ -105,6 +115,15 @@ def _parser() -> argparse.ArgumentParser:
         help="where report.md, report.json, junit.xml and report.txt go (default: .flywheel/gate/)",
     )
     p.add_argument("--json", action="store_true", help="print the JSON report")
+
+    p = sub.add_parser("ci", help="GitHub glue for workflows: the PR comment and the drift issue")
+    csub = p.add_subparsers(dest="ci_command", metavar="ACTION", required=True)
+    c = csub.add_parser("comment", help="create or edit the PR's one Flywheel comment from a gate report")
+    c.add_argument("--body-file", type=Path, required=True, metavar="FILE", help="the gate's report.md")
+    c = csub.add_parser("issue", help="open or edit the one open drift issue")
+    c.add_argument("--title", required=True, help="issue title")
+    c.add_argument("--body-file", type=Path, required=True, metavar="FILE", help="the report to post")
+    c.add_argument("--label", default="flywheel-drift", help="label that identifies the issue (default: %(default)s)")
 
     p = sub.add_parser("baseline", help="manage baselines/ (per-item scores the gate compares against)")
     bsub = p.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
@@ -169,12 +188,29 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "apply":
         from runner.commands.apply import apply  # noqa: PLC0415
 
-        return apply(args.specs or [Path("specs")], args.plan_file, args.lock_timeout, args.replay, out, err)
+        return apply(
+            args.specs or [Path("specs")], args.plan_file, args.lock_timeout, args.replay, out, err, args.record
+        )
     if args.command == "gate":
         from runner.commands.gate import GateArgs, gate  # noqa: PLC0415
 
-        gate_args = GateArgs(args.base, tuple(args.specs or [Path("specs")]), args.replay, args.report_dir, args.json)
+        gate_args = GateArgs(
+            base=args.base,
+            specs=tuple(args.specs or [Path("specs")]),
+            replay=args.replay,
+            record=args.record,
+            use_cache=not args.no_cache,
+            report_dir=args.report_dir,
+            as_json=args.json,
+            fail_on_inconclusive=args.fail_on_inconclusive,
+        )
         return gate(gate_args, out, err)
+    if args.command == "ci":
+        from runner.commands.ci import ci_comment, ci_issue  # noqa: PLC0415
+
+        if args.ci_command == "comment":
+            return ci_comment(args.body_file, out, err)
+        return ci_issue(args.title, args.body_file, args.label, out)
     if args.command == "baseline":
         from runner.commands.baseline import baseline_update  # noqa: PLC0415
 

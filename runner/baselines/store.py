@@ -14,8 +14,12 @@ from typing import Any
 
 from runner.engine.results import read_result, write_result
 from runner.errors import FlywheelError
+from runner.fsutil import atomic_write_text
 
 FOLDER = "baselines"
+HISTORY = "history.jsonl"
+"""`baselines/history.jsonl`: one line per (eval, model, commit) baseline written on main, oldest first. It feeds
+trend views and the `metric_below` retraining trigger (N consecutive runs under a floor)."""
 
 
 class GitError(FlywheelError):
@@ -31,6 +35,7 @@ def write_baseline(path: Path, result: Mapping[str, Any]) -> None:
     header = {
         "kind": "Baseline",
         "eval": result["eval"],
+        "run_id": result.get("run_id"),
         "model": result["model"],
         "dataset": result["dataset"],
         "split": result["split"],
@@ -42,9 +47,48 @@ def write_baseline(path: Path, result: Mapping[str, Any]) -> None:
     write_result(path, header, ({"id": i["id"], "scores": i["scores"]} for i in result["items"]))
 
 
+def history_entry(result: Mapping[str, Any], slug: str) -> dict[str, Any]:
+    """The trend line of one result: when (commit), what (eval, model), and each metric's value and n."""
+    git_info = result["provenance"].get("git") or {}
+    return {
+        "commit": git_info.get("commit"),
+        "created": result["provenance"].get("created"),
+        "eval": result["eval"],
+        "model": slug,
+        "model_id": result["model"]["id"],
+        "metrics": {
+            name: {"value": m["value"], "n": m["n"], "floor_ok": m.get("floor_ok")}
+            for name, m in sorted(result["metrics"].items())
+        },
+        "run_id": result.get("run_id"),
+    }
+
+
+def read_history(root: Path) -> list[dict[str, Any]]:
+    """Every line of baselines/history.jsonl (empty when there is none)."""
+    path = root / FOLDER / HISTORY
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _append_history(root: Path, entries: list[dict[str, Any]]) -> bool:
+    """Append entries not already recorded for the same (eval, model, commit, run); True when the file changed."""
+    existing = read_history(root)
+    seen = {(e["eval"], e["model"], e["commit"], e.get("run_id")) for e in existing}
+    new = [e for e in entries if (e["eval"], e["model"], e["commit"], e.get("run_id")) not in seen]
+    if not new:
+        return False
+    lines = [json.dumps(e, sort_keys=True, separators=(",", ":")) for e in existing + new]
+    atomic_write_text(root / FOLDER / HISTORY, "\n".join(lines) + "\n")
+    return True
+
+
 def update_from_results(root: Path, results_dir: Path, evals: set[str] | None = None) -> list[Path]:
-    """Write a baseline for every latest result (optionally only of `evals`); return the files written."""
+    """Write a baseline for every latest result (optionally only of `evals`) and append the trend history;
+    return the files written."""
     written = []
+    entries = []
     for result_file in sorted(results_dir.glob("*/*.json")):
         eval_name = result_file.parent.name
         if evals is not None and eval_name not in evals:
@@ -53,6 +97,9 @@ def update_from_results(root: Path, results_dir: Path, evals: set[str] | None = 
         path = baseline_path(root, eval_name, result_file.stem)
         write_baseline(path, result)
         written.append(path)
+        entries.append(history_entry(result, result_file.stem))
+    if entries and _append_history(root, entries):
+        written.append(root / FOLDER / HISTORY)
     return written
 
 

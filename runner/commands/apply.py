@@ -15,12 +15,12 @@ from runner.engine.store import Store
 from runner.errors import ExitCode
 from runner.models.pool import ClientPool
 from runner.reconcile.apply import Applied, apply_plan, check_saved_plan
-from runner.reconcile.desired import desired_targets
-from runner.reconcile.plan import make_plan
+from runner.reconcile.desired import Target, desired_targets
+from runner.reconcile.plan import Plan, make_plan
 from runner.reconcile.render import load_plan, plan_text
-from runner.specs.loader import load_specs
+from runner.specs.loader import SpecSet, load_specs
 from runner.state.lock import StateLock
-from runner.state.store import load_state
+from runner.state.store import State, load_state
 
 
 def apply(
@@ -30,6 +30,7 @@ def apply(
     replay: Path | None,
     out: Console,
     err: Console,
+    record: Path | None = None,
 ) -> int:
     """Apply the saved plan (or a fresh one), printing the plan first and the results after."""
     specs = load_specs(spec_paths)
@@ -44,7 +45,7 @@ def apply(
         out.print(plan_text(current), markup=False, highlight=False)
         if not current.has_changes:
             return ExitCode.OK
-        applied = asyncio.run(_apply(specs, current, targets, state, state_dir, replay, err))
+        applied = asyncio.run(_apply(specs, current, targets, state, state_dir, replay, record, err))
     if applied.runs:
         print_results(out, list(applied.runs))
     out.print(
@@ -56,9 +57,23 @@ def apply(
     return ExitCode.OK
 
 
-async def _apply(specs, plan, targets, state, state_dir: Path, replay: Path | None, err: Console) -> Applied:  # type: ignore[no-untyped-def]
+async def _apply(
+    specs: SpecSet,
+    plan: Plan,
+    targets: list[Target],
+    state: State,
+    state_dir: Path,
+    replay: Path | None,
+    record: Path | None,
+    err: Console,
+) -> Applied:
     cassette = Cassette.load(replay, must_exist=True) if replay else None
+    recorder = Cassette.load(record, must_exist=False) if record else None
     with Store(state_dir / "store.sqlite") as store:
         async with ClientPool(state_dir) as pool:
-            caller = Caller(pool, store, Spend(), replay=cassette)
-            return await apply_plan(specs, plan, targets, state, state_dir, caller, _Bar(err))
+            caller = Caller(pool, store, Spend(), record=recorder, replay=cassette)
+            try:
+                return await apply_plan(specs, plan, targets, state, state_dir, caller, _Bar(err))
+            finally:
+                if recorder is not None:
+                    recorder.save()

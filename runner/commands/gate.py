@@ -31,8 +31,12 @@ class GateArgs:
     base: str
     specs: tuple[Path, ...] = (Path("specs"),)
     replay: Path | None = None
+    record: Path | None = None
+    use_cache: bool = True
     report_dir: Path | None = None
     as_json: bool = False
+    fail_on_inconclusive: bool = False
+    """Exit 4 on an INCONCLUSIVE verdict whatever the Evals' `on_inconclusive` policy says."""
 
 
 def _base_specs(head: SpecSet, sha: str, ref: str, spec_paths: Sequence[Path]) -> tuple[SpecSet | None, Path]:
@@ -49,11 +53,11 @@ def _base_specs(head: SpecSet, sha: str, ref: str, spec_paths: Sequence[Path]) -
         ) from None
 
 
-def exit_code(report: GateReport) -> int:
-    """3 on a regression, 4 when inconclusive and the policy says fail, else 0."""
+def exit_code(report: GateReport, fail_on_inconclusive: bool = False) -> int:
+    """3 on a regression, 4 when inconclusive and the policy (or `--fail-on-inconclusive`) says fail, else 0."""
     if report.verdict == "FAIL":
         return ExitCode.REGRESSION
-    if report.fails_on_inconclusive:
+    if report.fails_on_inconclusive or (fail_on_inconclusive and report.verdict == "INCONCLUSIVE"):
         return ExitCode.INCONCLUSIVE
     return ExitCode.OK
 
@@ -91,12 +95,17 @@ def gate(args: GateArgs, out: Console, err: Console) -> int:
             out.print(line, markup=False, highlight=False)
     else:
         out.print(text, markup=False, highlight=False, end="")
-    return exit_code(report)
+    return exit_code(report, args.fail_on_inconclusive)
 
 
 async def _run(head: SpecSet, base: SpecSet, args: GateArgs, sha: str, state_dir: Path, err: Console) -> GateReport:
     replay = Cassette.load(args.replay, must_exist=True) if args.replay else None
+    record = Cassette.load(args.record, must_exist=False) if args.record else None
     with Store(state_dir / "store.sqlite") as store:
         async with ClientPool(state_dir) as pool:
-            caller = Caller(pool, store, Spend(), replay=replay)
-            return await run_gate(head, base, args.base, sha, caller, state_dir, _Bar(err))
+            caller = Caller(pool, store, Spend(), use_cache=args.use_cache, record=record, replay=replay)
+            try:
+                return await run_gate(head, base, args.base, sha, caller, state_dir, _Bar(err))
+            finally:
+                if record is not None:
+                    record.save()

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from runner.baselines.store import FOLDER, git, item_scores, read_at
 from runner.engine.calls import Caller
-from runner.engine.run import ProgressSink, RunOptions, run_eval
+from runner.engine.run import ProgressSink, RunOptions, plan_model_run, run_eval
 from runner.gate.stats import Comparison, MetricInput, compare
 from runner.hashing import content_hash
 from runner.models.resolve import resolve_model
@@ -191,12 +191,32 @@ async def _gate_one(
     located = head.evals[eval_name]
     spec = located.doc.spec
     spent = caller.spend.usd
+    slug = resolve_model(base, base_ref).slug
+    baseline = read_at(head.root, ref, f"{FOLDER}/{eval_name}/{slug}.json")
+    if caller.use_cache and baseline is not None and base_ref == head_ref:
+        run_id = plan_model_run(head, eval_name, head_ref, RunOptions(state_dir / "gate" / "head")).run_id
+        if baseline.get("run_id") == run_id:
+            # Same prompt, items, graders, policy, model and sampling as the baseline: the head would send the
+            # same requests and grade them the same way, so there is nothing to run or compare (provider drift
+            # is the scheduled drift check's job, which runs with --no-cache).
+            return EvalGate(
+                eval_name,
+                head_ref,
+                "PASS",
+                None,
+                "baseline",
+                f"unchanged: same run inputs as baselines/{eval_name}/{slug}.json on {ref}; not re-run",
+                spec.regression.on_inconclusive,
+                (),
+                located.shown,
+                located.line,
+                0,
+                0.0,
+            )
     [head_run] = await run_eval(
         head, eval_name, RunOptions(state_dir / "gate" / "head", models=(head_ref,)), caller, progress
     )
     hashes = head_run.result["provenance"]["hashes"]
-    slug = resolve_model(base, base_ref).slug
-    baseline = read_at(head.root, ref, f"{FOLDER}/{eval_name}/{slug}.json")
     same = (
         baseline is not None
         and baseline["provenance"]["hashes"].get("dataset") == hashes["dataset"]

@@ -75,13 +75,28 @@ def test_baselines_are_committed_one_line_per_item(repo: Path) -> None:
     assert json.loads("".join(lines))["items"][0] == {"id": "w00", "scores": {"accuracy": {"pass": 1.0, "score": 1.0}}}
 
 
-def test_unchanged_pr_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unchanged_pr_passes_without_a_single_call(repo: Path, server: FakeOpenAI) -> None:
+    before = server.count
     assert main(["gate", "--base", "main"]) == 0
-    assert _report(repo)["verdict"] in ("PASS", "INCONCLUSIVE")
-    report = _report(repo)
-    words = next(e for e in report["evals"] if e["eval"] == "words")
+    assert server.count == before
+    words = next(e for e in _report(repo)["evals"] if e["eval"] == "words")
+    assert (words["verdict"], words["base_source"]) == ("PASS", "baseline")
+    assert words["note"] == "unchanged: same run inputs as baselines/words/fake.json on main; not re-run"
+
+
+def test_no_cache_reruns_unchanged_evals_against_the_baseline(repo: Path, server: FakeOpenAI) -> None:
+    before = server.count
+    assert main(["gate", "--base", "main", "--no-cache"]) == 0
+    assert server.count == before + 40
+    words = next(e for e in _report(repo)["evals"] if e["eval"] == "words")
     assert words["base_source"] == "baseline"
     assert words["metrics"][0]["delta"] == 0
+
+
+def test_fail_on_inconclusive_flag_exits_4(repo: Path) -> None:
+    assert main(["gate", "--base", "main", "--no-cache"]) == 0
+    assert _report(repo)["verdict"] == "INCONCLUSIVE"
+    assert main(["gate", "--base", "main", "--no-cache", "--fail-on-inconclusive"]) == 4
 
 
 def test_regressing_pr_fails_with_exit_3(repo: Path, server: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
