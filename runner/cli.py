@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
         help="wait this long for another apply to finish (default: fail at once)",
     )
     _cassette_flags(p)
+    p.add_argument(
+        "--skip-retrain",
+        action="store_true",
+        help="run the evals only; do not train the FineTune recipes whose triggers fired",
+    )
 
     p = sub.add_parser("gate", help="decide a pull request: compare with the base ref's baselines and policy")
     p.add_argument("--base", required=True, metavar="REF", help="the base branch or commit, e.g. origin/main")
@@ -189,7 +194,14 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         from runner.commands.apply import apply  # noqa: PLC0415
 
         return apply(
-            args.specs or [Path("specs")], args.plan_file, args.lock_timeout, args.replay, out, err, args.record
+            args.specs or [Path("specs")],
+            args.plan_file,
+            args.lock_timeout,
+            args.replay,
+            out,
+            err,
+            args.record,
+            args.skip_retrain,
         )
     if args.command == "gate":
         from runner.commands.gate import GateArgs, gate  # noqa: PLC0415

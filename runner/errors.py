@@ -98,3 +98,20 @@ class BudgetError(FlywheelError):
 
 class ReplayMissError(FlywheelError):
     """`--replay` found no recorded response for a request; nothing was sent."""
+
+
+class FinetuneError(FlywheelError):
+    """A fine-tuning job cannot be started or failed: invalid training data, a refused backend, a failed job."""
+
+
+class TrainingDataError(FinetuneError):
+    """Training data breaks the method's format or rules; carries every problem found, each with file and line."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__("\n".join(d.headline() for d in self.diagnostics))
+
+    def render(self) -> str:
+        body = "\n".join(d.render() for d in self.diagnostics)
+        n = len(self.diagnostics)
+        return f"{body}\nflywheel: {n} problem{'s' if n != 1 else ''} in the training data; nothing was trained"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -13,6 +15,8 @@ from runner.engine.calls import Caller, Spend
 from runner.engine.cassette import Cassette
 from runner.engine.store import Store
 from runner.errors import ExitCode
+from runner.finetune.facts import retrains
+from runner.finetune.loop import retrain
 from runner.models.pool import ClientPool
 from runner.reconcile.apply import Applied, apply_plan, check_saved_plan
 from runner.reconcile.desired import Target, desired_targets
@@ -31,8 +35,10 @@ def apply(
     out: Console,
     err: Console,
     record: Path | None = None,
+    skip_retrain: bool = False,
 ) -> int:
-    """Apply the saved plan (or a fresh one), printing the plan first and the results after."""
+    """Apply the saved plan (or a fresh one), printing the plan first and the results after; then train the
+    recipes whose triggers fired (unless `skip_retrain`, or from a pull request)."""
     specs = load_specs(spec_paths)
     state_dir = specs.root / ".flywheel"
     saved = load_plan(plan_file) if plan_file is not None else None
@@ -40,21 +46,61 @@ def apply(
         state = load_state(state_dir)
         targets = desired_targets(specs)
         current = make_plan(targets, state)
+        if not skip_retrain:
+            current = replace(current, retrains=retrains(specs))
         if saved is not None:
             check_saved_plan(saved, current, state)
         out.print(plan_text(current), markup=False, highlight=False)
         if not current.has_changes:
             return ExitCode.OK
         applied = asyncio.run(_apply(specs, current, targets, state, state_dir, replay, record, err))
-    if applied.runs:
-        print_results(out, list(applied.runs))
-    out.print(
-        f"Apply complete: {len(applied.runs)} target(s) run, {len(applied.pruned)} forgotten; "
-        f"state serial {applied.state.serial}.",
-        markup=False,
-        highlight=False,
-    )
+        if applied.runs:
+            print_results(out, list(applied.runs))
+        out.print(
+            f"Apply complete: {len(applied.runs)} target(s) run, {len(applied.pruned)} forgotten; "
+            f"state serial {applied.state.serial}.",
+            markup=False,
+            highlight=False,
+        )
+        if current.retrains:
+            event = os.environ.get("GITHUB_EVENT_NAME", "")
+            if event in PULL_REQUEST_EVENTS:
+                out.print(f"Retraining skipped: nothing trains from a pull request ({event}).", markup=False)
+            else:
+                asyncio.run(_retrain(specs, [r.recipe for r in current.retrains], state_dir, replay, record, out, err))
     return ExitCode.OK
+
+
+PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target", "merge_group"})
+
+
+async def _retrain(
+    specs: SpecSet,
+    recipes: list[str],
+    state_dir: Path,
+    replay: Path | None,
+    record: Path | None,
+    out: Console,
+    err: Console,
+) -> None:
+    cassette = Cassette.load(replay, must_exist=True) if replay else None
+    recorder = Cassette.load(record, must_exist=False) if record else None
+
+    def log(line: str) -> None:
+        out.print(line, markup=False, highlight=False)
+
+    with Store(state_dir / "store.sqlite") as store:
+        async with ClientPool(state_dir) as pool:
+            caller = Caller(pool, store, Spend(), record=recorder, replay=cassette)
+            try:
+                for name in recipes:
+                    outcome = await retrain(specs, name, caller, state_dir, _Bar(err), log=log)
+                    log(f"{name}: {outcome.decision} {outcome.model_id}: {outcome.reason}")
+                    # Later recipes see the aliases this one moved.
+                    specs = load_specs([Path(f) for f in specs.files], root=specs.root)
+            finally:
+                if recorder is not None:
+                    recorder.save()
 
 
 async def _apply(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
 from runner.errors import ExitCode
+from runner.finetune.facts import retrains
 from runner.fsutil import atomic_write_text
 from runner.reconcile.desired import desired_targets
 from runner.reconcile.plan import Plan, make_plan
@@ -21,7 +23,8 @@ def compute_plan(spec_paths: Sequence[Path], state_dir: Path | None = None) -> t
     """Load specs and state and plan; returns the plan and the state folder used."""
     specs = load_specs(spec_paths)
     folder = state_dir or specs.root / ".flywheel"
-    return make_plan(desired_targets(specs), load_state(folder)), folder
+    the_plan = make_plan(desired_targets(specs), load_state(folder))
+    return replace(the_plan, retrains=retrains(specs)), folder
 
 
 def plan(spec_paths: Sequence[Path], as_json: bool, detailed: bool, out_file: Path | None, out: Console) -> int:

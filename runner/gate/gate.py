@@ -237,10 +237,39 @@ async def _gate_one(
         source = "evaluated"
         note = f"base: {base_ref} evaluated in this run on the head's items ({why})"
     head_doc = head_run.result | {"items": list(_items(head_run.path))}
+    comparison, flips, n = paired_compare(head, spec, base_doc, head_doc)
+    if comparison is None:
+        verdict: Verdict = "INCONCLUSIVE"
+        note += "; no gated metric with paired items"
+    else:
+        verdict = comparison.verdict
+    model = head_ref if head_ref == base_ref else f"{base_ref} -> {head_ref}"
+    return EvalGate(
+        eval_name,
+        model,
+        verdict,
+        comparison,
+        source,
+        note,
+        spec.regression.on_inconclusive,
+        tuple(flips),
+        located.shown,
+        located.line,
+        n,
+        caller.spend.usd - spent,
+        {m.name: located.line_of(("spec", "metrics", i)) for i, m in enumerate(spec.metrics)},
+    )
+
+
+def paired_compare(
+    specs: SpecSet, spec: EvalSpec, base_doc: Mapping[str, Any], head_doc: Mapping[str, Any]
+) -> tuple[Comparison | None, list[Flip], int]:
+    """Pair two result documents of Eval `spec` by item id and compare every gated metric (None when nothing
+    pairs); also the flipped pass/fail items and the number of pairs."""
     order = [i["id"] for i in head_doc["items"]]
     inputs: list[MetricInput] = []
     flips: list[Flip] = []
-    clusters_field = head.datasets[spec.dataset].doc.spec.cluster_field
+    clusters_field = specs.datasets[spec.dataset].doc.spec.cluster_field
     for metric in spec.metrics:
         if not metric.gate:
             continue
@@ -249,7 +278,7 @@ async def _gate_one(
         ids = [i for i in order if i in b and i in h]
         clusters = None
         if clusters_field:
-            by_id = {item.id: item for item in head.data[spec.dataset].items}
+            by_id = {item.id: item for item in specs.data[spec.dataset].items}
             clusters = [str(by_id[i].data.get(clusters_field)) for i in ids]
         bounds = metric.value
         inputs.append(
@@ -269,33 +298,19 @@ async def _gate_one(
             flips.extend(Flip(i, metric.name, b[i], h[i]) for i in ids if b[i] != h[i])
     n = len(inputs[0].base) if inputs else 0
     if not inputs or n == 0:
-        verdict: Verdict = "INCONCLUSIVE"
-        comparison = None
-        note += "; no gated metric with paired items"
-    else:
-        comparison = compare(
-            inputs,
-            alpha=spec.regression.alpha,
-            bootstrap_samples=spec.regression.bootstrap_samples,
-            seed=spec.regression.seed,
-        )
-        verdict = comparison.verdict
-    model = head_ref if head_ref == base_ref else f"{base_ref} -> {head_ref}"
-    return EvalGate(
-        eval_name,
-        model,
-        verdict,
-        comparison,
-        source,
-        note,
-        spec.regression.on_inconclusive,
-        tuple(flips),
-        located.shown,
-        located.line,
-        n,
-        caller.spend.usd - spent,
-        {m.name: located.line_of(("spec", "metrics", i)) for i, m in enumerate(spec.metrics)},
+        return None, flips, 0
+    comparison = compare(
+        inputs,
+        alpha=spec.regression.alpha,
+        bootstrap_samples=spec.regression.bootstrap_samples,
+        seed=spec.regression.seed,
     )
+    return comparison, flips, n
+
+
+def result_with_items(path: Path, result: Mapping[str, Any]) -> dict[str, Any]:
+    """A result document with its per-item lines (results are written as a header plus one line per item)."""
+    return dict(result) | {"items": _items(path)}
 
 
 def _items(path: Path) -> list[dict[str, Any]]:

@@ -40,16 +40,30 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Retrain:
+    """A FineTune recipe whose triggers fired: `apply` trains it and gates the result (never from a PR)."""
+
+    recipe: str
+    backend: str
+    method: str
+    reasons: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"recipe": self.recipe, "backend": self.backend, "method": self.method, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
 class Plan:
     """Every action, sorted; the state it was made against (a saved plan is stale once that changes)."""
 
     lineage: str
     serial: int
     actions: tuple[Action, ...]
+    retrains: tuple[Retrain, ...] = ()
 
     @property
     def has_changes(self) -> bool:
-        return any(a.type != "reuse" for a in self.actions)
+        return any(a.type != "reuse" for a in self.actions) or bool(self.retrains)
 
     @property
     def est_usd(self) -> float:
@@ -64,9 +78,11 @@ class Plan:
             return "No changes: every eval is up to date with the specs."
         pruned = sum(1 for a in self.actions if a.type == "prune")
         prune = f", {pruned} target{'s' if pruned != 1 else ''} to forget" if pruned else ""
+        n = len(self.retrains)
+        retrain = f", {n} recipe{'s' if n != 1 else ''} to retrain" if n else ""
         return (
             f"Plan: {self.count('run')} cells to run, {self.count('regrade')} to re-grade, "
-            f"{self.count('reuse')} unchanged{prune}; estimated cost ${self.est_usd:.4f}."
+            f"{self.count('reuse')} unchanged{prune}{retrain}; estimated cost ${self.est_usd:.4f}."
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +94,7 @@ class Plan:
             "summary": self.summary(),
             "estimated_usd": round(self.est_usd, 8),
             "actions": [a.to_json() for a in self.actions],
+            "retrains": [r.to_json() for r in self.retrains],
         }
 
 

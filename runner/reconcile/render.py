@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import UsageError
-from runner.reconcile.plan import Action, Plan
+from runner.reconcile.plan import Action, Plan, Retrain
 
 SYMBOL = {"run": "+ run    ", "regrade": "~ regrade", "reuse": "= reuse  ", "prune": "- forget "}
 
@@ -21,7 +21,9 @@ def plan_text(plan: Plan) -> str:
         target = f"{a.eval} · {a.model}".ljust(width)
         cost = f"  ~${a.est_usd:.4f}" if a.type == "run" else ""
         lines.append(f"  {SYMBOL[a.type]}  {target}  {a.cells:>6} cells  {'; '.join(a.reasons)}{cost}")
-    if plan.actions:
+    for r in plan.retrains:
+        lines.append(f"  ~  retrain {r.recipe} ({r.method}, backend {r.backend}): {'; '.join(r.reasons)}")
+    if plan.actions or plan.retrains:
         lines.append("")
     lines.append(plan.summary())
     return "\n".join(lines)
@@ -34,7 +36,11 @@ def plan_from_json(data: Any, source: Path) -> Plan:
             Action(a["type"], a["eval"], a["model"], int(a["cells"]), tuple(a["reasons"]), float(a["estimated_usd"]))
             for a in data["actions"]
         )
-        return Plan(str(data["lineage"]), int(data["serial"]), actions)
+        retrains = tuple(
+            Retrain(str(r["recipe"]), str(r["backend"]), str(r["method"]), tuple(r["reasons"]))
+            for r in data.get("retrains", [])
+        )
+        return Plan(str(data["lineage"]), int(data["serial"]), actions, retrains)
     except (KeyError, TypeError, ValueError):
         raise UsageError(f"{source}: not a saved Flywheel plan; write one with: flywheel plan --out {source}") from None
 

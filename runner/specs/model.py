@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -23,6 +24,9 @@ class Pricing(StrictModel):
     """Price of 1M completion tokens."""
     cached_input_per_1m: float | None = Field(default=None, ge=0)
     """Price of 1M cached prompt tokens; defaults to the input price."""
+    training_per_1m: float | None = Field(default=None, ge=0)
+    """Price of 1M training tokens when fine-tuning this model (tokens in the training file x epochs); feeds
+    the fine-tune cost estimate. Unset: the estimate shows tokens only."""
 
 
 class Limits(StrictModel):
@@ -62,6 +66,9 @@ class ModelSpec(StrictModel):
     aliases: dict[AliasName, str] = {}
     """Named pointers to concrete model ids, e.g. `champion: ft:gpt-4o-mini:acme::abc123`. Evals refer to
     them as `name@alias`; promotion moves them."""
+    shutdown_date: dt.date | None = None
+    """When the provider retires this model (OpenAI lists it as `shutdown_date` in `GET /v1/models`); the
+    `base_model_shutdown` retraining trigger fires before it."""
     adapters: dict[str, str] = {}
     """`local` only: model id -> LoRA adapter file (GGUF), relative to this spec file. Fine-tuned local models
     are registered here."""

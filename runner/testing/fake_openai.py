@@ -2,7 +2,8 @@
 
 It runs in a background thread with its own event loop, so sync tests, async tests and subprocesses can all
 call it. It counts what it receives, can inject faults in order (429 with Retry-After, 5xx, slow answers,
-malformed bodies, dropped connections), and answers with a deterministic `responder`.
+malformed bodies, dropped connections), and answers with a deterministic `responder`. The fine-tuning routes
+(files, jobs, events, checkpoints) live in `fake_finetune.py`, reachable as `fake.finetune`.
 
 Standalone: `python -m runner.testing.fake_openai --port 0 --latency-ms 50` prints its base URL and serves
 until killed.
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from runner.testing.fake_finetune import FakeFineTuning
 
 Responder = Callable[[dict[str, Any]], "str | dict[str, Any]"]
 
@@ -67,6 +70,8 @@ class FakeOpenAI:
         """Chat requests answered with a completion."""
         self.in_flight = 0
         self.max_in_flight = 0
+        self.finetune = FakeFineTuning()
+        """Files and fine-tuning jobs: scripts, counters and faults for those routes."""
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -176,6 +181,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/_stats", self._stats)
+        self.finetune.mount(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# After apply on the main branch: write baselines/ from the results and publish them, as a commit pushed to
+# After apply on the main branch: write baselines/ from the results and publish them (with the alias moves and
+# adapters a retraining made), as a commit pushed to
 # the branch (BASELINES=commit) or as a pull request from a new branch (BASELINES=pr, for protected branches).
 set -euo pipefail
 mode="${BASELINES:-none}"
@@ -9,7 +10,9 @@ case "$mode" in
   *) echo "::error title=Flywheel::input baselines must be none, commit or pr, not '${mode}'"; exit 1 ;;
 esac
 flywheel baseline update --specs "${SPECS:-specs}"
-git add -A -- baselines
+# baselines/ (per-item scores, history, lineage) and, after a retraining, the Model specs whose aliases moved
+# and the adapters they point at.
+git add -A -- baselines "${SPECS:-specs}"
 if git diff --cached --quiet; then
   echo "baselines unchanged: nothing to publish"
   exit 0

@@ -1,0 +1,1 @@
+"""Closed-loop retraining: training data from recipes, validation before spending, backends, promotion."""

@@ -1,0 +1,74 @@
+"""Edits to Model specs in git: register a local adapter and move an alias, keeping comments and layout.
+
+The spec file is edited in a round trip with ruamel.yaml (comments, order and quoting survive), written
+atomically, and re-validated by the caller's next `load_specs`.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from runner.errors import FinetuneError
+from runner.fsutil import atomic_write_text
+from runner.specs.loader import SpecSet
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 120
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def _edit_model(path: Path, name: str, edit: Any) -> None:
+    yaml = _yaml()
+    docs = list(yaml.load_all(path.read_text(encoding="utf-8")))
+    target = next(
+        (d for d in docs if isinstance(d, CommentedMap) and d.get("kind") == "Model" and d["metadata"]["name"] == name),
+        None,
+    )
+    if target is None:
+        raise FinetuneError(f"{path}: no Model '{name}' to update")
+    edit(target["spec"])
+    out = io.StringIO()
+    yaml.dump_all(docs, out)
+    atomic_write_text(path, out.getvalue())
+
+
+def set_alias(specs: SpecSet, model: str, alias: str, model_id: str) -> Path:
+    """Point `model@alias` at `model_id` in its spec file; return the file."""
+    path = specs.models[model].file
+
+    def edit(spec: CommentedMap) -> None:
+        if "aliases" not in spec or spec["aliases"] is None:
+            spec["aliases"] = CommentedMap()
+        spec["aliases"][alias] = model_id
+
+    _edit_model(path, model, edit)
+    return path
+
+
+def register_adapter(specs: SpecSet, model: str, model_id: str, adapter: Path) -> Path:
+    """Copy a local LoRA adapter beside the Model spec (`adapters/<model_id>.gguf`) and list it under
+    `adapters`, so `model_id` resolves to base weights + adapter; return the copied file."""
+    spec_file = specs.models[model].file
+    dest = spec_file.parent / "adapters" / f"{model_id}.gguf"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".gguf.tmp")
+    shutil.copyfile(adapter, tmp)
+    tmp.replace(dest)
+
+    def edit(spec: CommentedMap) -> None:
+        if "adapters" not in spec or spec["adapters"] is None:
+            spec["adapters"] = CommentedMap()
+        spec["adapters"][model_id] = f"adapters/{model_id}.gguf"
+
+    _edit_model(spec_file, model, edit)
+    return dest

@@ -1,0 +1,1 @@
+"""Fine-tuning backends behind one Protocol (`base.Backend`) and one registry dict (`registry.BACKENDS`)."""

@@ -1,0 +1,90 @@
+"""Which FineTune recipes must retrain, and why: a pure function of facts gathered beforehand.
+
+`retrain_reasons(spec, facts)` reads no disk and calls nothing; `gather_facts` (in `runner.finetune.facts`) reads
+the committed lineage and metric history, and renders the training data, so `flywheel plan` can show the reasons
+and `flywheel apply` act on exactly the same ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runner.specs.finetune import BaseModelShutdown, DatasetChanged, FineTuneSpec, MetricBelow, Schedule
+
+
+@dataclass(frozen=True)
+class RecipeFacts:
+    """What the triggers of one recipe look at."""
+
+    name: str
+    data_hash: str
+    """The training data's hash now (`runner.finetune.data.training_data_hash`)."""
+    last_data_hash: str | None
+    """The training data hash of the last training on record (lineage), None if never trained."""
+    last_trained: dt.date | None
+    base_model: str
+    """Model spec name of the base model."""
+    shutdown_date: dt.date | None
+    """The base model's `shutdown_date`, when its Model spec declares one."""
+    history: tuple[Mapping[str, Any], ...]
+    """Lines of baselines/history.jsonl (results on main), oldest first."""
+    today: dt.date
+
+
+def _model_matches(slug: str, base_model: str) -> bool:
+    return slug == base_model or slug.startswith(f"{base_model}_at_")
+
+
+def _metric_below(trigger: MetricBelow, facts: RecipeFacts) -> str | None:
+    runs = [
+        h["metrics"][trigger.metric]
+        for h in facts.history
+        if h.get("eval") == trigger.eval
+        and _model_matches(str(h.get("model", "")), facts.base_model)
+        and trigger.metric in h.get("metrics", {})
+    ]
+    last = runs[-trigger.runs :]
+    if len(last) < trigger.runs or not all(m.get("floor_ok") is False for m in last):
+        return None
+    values = ", ".join(f"{m['value']:.3f}" for m in last)
+    plural = "s" if trigger.runs != 1 else ""
+    return f"{trigger.eval}/{trigger.metric} below its floor in the last {trigger.runs} run{plural} on main ({values})"
+
+
+def retrain_reasons(spec: FineTuneSpec, facts: RecipeFacts) -> tuple[str, ...]:
+    """Every trigger of `spec` that fired, as a human reason; empty when nothing fired."""
+    reasons: list[str] = []
+    for trigger in spec.triggers:
+        if isinstance(trigger, DatasetChanged):
+            if facts.last_data_hash is None:
+                reasons.append("never trained")
+            elif facts.last_data_hash != facts.data_hash:
+                reasons.append(f"training data changed ({facts.last_data_hash[:8]} -> {facts.data_hash[:8]})")
+        elif isinstance(trigger, MetricBelow):
+            reason = _metric_below(trigger, facts)
+            if reason:
+                reasons.append(reason)
+        elif isinstance(trigger, Schedule):
+            if facts.last_trained is None:
+                reasons.append(f"schedule: every {trigger.every_days} days, never trained")
+            elif (facts.today - facts.last_trained).days >= trigger.every_days:
+                reasons.append(
+                    f"schedule: every {trigger.every_days} days, last trained {facts.last_trained.isoformat()}"
+                )
+        elif isinstance(trigger, BaseModelShutdown) and facts.shutdown_date is not None:
+            left = (facts.shutdown_date - facts.today).days
+            if left <= trigger.within_days:
+                when = f"in {left} days" if left >= 0 else f"{-left} days ago"
+                reasons.append(
+                    f"base model {facts.base_model} shuts down on {facts.shutdown_date.isoformat()} ({when})"
+                )
+    return tuple(dict.fromkeys(reasons))
+
+
+def due(recipes: Sequence[tuple[str, FineTuneSpec, RecipeFacts]]) -> list[tuple[str, tuple[str, ...]]]:
+    """(recipe, reasons) of every recipe with at least one fired trigger, sorted by name."""
+    out = [(name, retrain_reasons(spec, facts)) for name, spec, facts in recipes]
+    return sorted((name, reasons) for name, reasons in out if reasons)

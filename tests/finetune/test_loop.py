@@ -1,0 +1,137 @@
+"""The retraining loop through `flywheel plan` / `flywheel apply`, with the fake backend and a fake model server:
+triggers in the plan, training, challenger gated against the champion, alias moved, lineage written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.cli import main
+from runner.testing.fake_openai import FakeOpenAI
+from tests.conftest import FIXTURES
+
+GOOD = {"value": True}
+"""Whether a fine-tuned ('-fake-') model answers correctly (False: it is worse than the champion)."""
+
+
+def responder(body: dict[str, Any]) -> str:
+    word = str(body["messages"][-1]["content"])
+    if "-fake-" in str(body["model"]):
+        return word.upper() if GOOD["value"] else "wrong"
+    return word.upper() if len(word) % 3 == 0 else "wrong"  # the base model gets about a third right
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAI]:
+    GOOD["value"] = True
+    with FakeOpenAI(responder=responder) as fake:
+        yield fake
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeOpenAI) -> Path:
+    dest = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "loop", dest)
+    spec = dest / "specs/specs.yaml"
+    spec.write_text(spec.read_text().replace("BASE_URL", server.base_url))
+    (dest / ".gitignore").write_text(".flywheel/\n")
+    _git(dest, "init", "-q", "-b", "main")
+    _git(dest, "config", "user.email", "t@example.invalid")
+    _git(dest, "config", "user.name", "t")
+    _git(dest, "add", "-A")
+    _git(dest, "commit", "-qm", "init")
+    monkeypatch.chdir(dest)
+    monkeypatch.delenv("GITHUB_EVENT_NAME", raising=False)
+    return dest
+
+
+def _lineage(repo: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (repo / "baselines/lineage.jsonl").read_text().splitlines()]
+
+
+def test_plan_shows_the_retrain_with_its_reason(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan"]) == 0
+    out = capsys.readouterr().out
+    assert "  ~  retrain upper-sft (sft, backend fake): never trained\n" in out
+    assert out.rstrip().endswith("1 recipe to retrain; estimated cost $0.0000.")
+    assert main(["plan", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["retrains"] == [
+        {"recipe": "upper-sft", "backend": "fake", "method": "sft", "reasons": ["never trained"]}
+    ]
+
+
+def test_apply_trains_gates_and_promotes_the_challenger(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["apply"]) == 0
+    out = capsys.readouterr().out
+    [entry] = _lineage(repo)
+    model_id = entry["model_id"]
+    assert model_id.startswith("student-base-fake-")
+    assert entry["decision"] == "promoted"
+    assert (entry["recipe"], entry["backend"], entry["n_examples"], entry["eval"]) == ("upper-sft", "fake", 20, "upper")
+    [metric] = entry["metrics"]
+    assert metric["challenger"] == 1.0 and metric["champion"] < 0.5 and metric["verdict"] == "PASS"
+    assert f"upper-sft: promoted {model_id}: upper on 40 items: accuracy" in out
+    spec = (repo / "specs/specs.yaml").read_text()
+    assert f"    champion: {model_id}\n    challenger: {model_id}\n" in spec
+    assert "model: student-base   # the base weights" in spec  # comments survive the edit
+    # The plan is now quiet about the recipe: the data it was trained on has not changed.
+    assert main(["plan"]) == 0
+    assert "retrain" not in capsys.readouterr().out
+
+
+def test_worse_challenger_is_not_promoted(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    GOOD["value"] = False
+    assert main(["apply"]) == 0
+    [entry] = _lineage(repo)
+    assert entry["decision"] == "kept"
+    assert "FAIL; the champion stays" in entry["reason"]
+    spec = (repo / "specs/specs.yaml").read_text()
+    assert "    champion: student-base\n" in spec
+    assert f"    challenger: {entry['model_id']}\n" in spec
+
+
+def test_changed_training_data_fires_the_trigger_again(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["apply"]) == 0
+    first = _lineage(repo)[0]["data_hash"]
+    data = repo / "specs/items.jsonl"
+    data.write_text(data.read_text().replace('"word": "amber", "label": "AMBER"', '"word": "amber", "label": "AMBER!"'))
+    capsys.readouterr()
+    assert main(["plan"]) == 0
+    assert f"retrain upper-sft (sft, backend fake): training data changed ({first[:8]} -> " in capsys.readouterr().out
+
+
+def test_nothing_trains_from_a_pull_request(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
+    assert main(["apply"]) == 0
+    assert "Retraining skipped: nothing trains from a pull request (pull_request)." in capsys.readouterr().out
+    assert not (repo / "baselines/lineage.jsonl").exists()
+
+
+def test_contaminated_training_data_is_refused_before_training(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = repo / "specs/specs.yaml"
+    spec.write_text(spec.read_text().replace("    split: train\n    prompt: upper", "    prompt: upper"))
+    assert main(["apply"]) == 1
+    err = capsys.readouterr().err
+    assert "Eval 'upper'" in err and "nothing was trained" in err
+    assert not (repo / "baselines/lineage.jsonl").exists()
+    assert not list((repo / ".flywheel/finetune").glob("*/fake-job.json"))
+
+
+def test_skip_retrain_runs_the_evals_only(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["apply", "--skip-retrain"]) == 0
+    out = capsys.readouterr().out
+    assert "retrain" not in out
+    assert not (repo / "baselines/lineage.jsonl").exists()

@@ -1,0 +1,81 @@
+"""The retraining triggers as a pure function: each trigger, the reason text it gives, and when it stays quiet."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from runner.finetune.triggers import RecipeFacts, due, retrain_reasons
+from runner.specs.finetune import FineTuneSpec
+
+TODAY = dt.date(2026, 11, 23)
+
+
+def _spec(*triggers: dict[str, Any]) -> FineTuneSpec:
+    return FineTuneSpec.model_validate(
+        {
+            "method": "sft",
+            "base_model": "m",
+            "training": {"dataset": "d", "prompt": "p", "completion": "{{ item.label }}"},
+            "triggers": list(triggers),
+        }
+    )
+
+
+def _history(*values: tuple[float, bool], model: str = "m_at_champion") -> tuple[dict[str, Any], ...]:
+    return tuple(
+        {"eval": "e", "model": model, "metrics": {"acc": {"value": v, "n": 100, "floor_ok": ok}}} for v, ok in values
+    )
+
+
+def _facts(**kw: Any) -> RecipeFacts:
+    base: dict[str, Any] = {
+        "name": "r",
+        "data_hash": "b" * 64,
+        "last_data_hash": "b" * 64,
+        "last_trained": TODAY - dt.timedelta(days=3),
+        "base_model": "m",
+        "shutdown_date": None,
+        "history": (),
+        "today": TODAY,
+    }
+    return RecipeFacts(**(base | kw))
+
+
+BELOW = {"type": "metric_below", "eval": "e", "metric": "acc", "runs": 2}
+
+CASES = [
+    ({"type": "dataset_changed"}, {"last_data_hash": None}, ("never trained",)),
+    ({"type": "dataset_changed"}, {"last_data_hash": "a" * 64}, ("training data changed (aaaaaaaa -> bbbbbbbb)",)),
+    ({"type": "dataset_changed"}, {}, ()),
+    (BELOW, {"history": _history((0.6, True), (0.41, False), (0.39, False))},
+     ("e/acc below its floor in the last 2 runs on main (0.410, 0.390)",)),
+    (BELOW, {"history": _history((0.41, False), (0.6, True))}, ()),
+    (BELOW, {"history": _history((0.41, False))}, ()),
+    (BELOW, {"history": _history((0.41, False), (0.39, False), model="other")}, ()),
+    ({"type": "schedule", "every_days": 3}, {}, ("schedule: every 3 days, last trained 2026-11-20",)),
+    ({"type": "schedule", "every_days": 4}, {}, ()),
+    ({"type": "schedule", "every_days": 4}, {"last_trained": None}, ("schedule: every 4 days, never trained",)),
+    ({"type": "base_model_shutdown", "within_days": 30}, {"shutdown_date": dt.date(2026, 12, 10)},
+     ("base model m shuts down on 2026-12-10 (in 17 days)",)),
+    ({"type": "base_model_shutdown", "within_days": 10}, {"shutdown_date": dt.date(2026, 12, 10)}, ()),
+    ({"type": "base_model_shutdown"}, {"shutdown_date": dt.date(2026, 11, 1)},
+     ("base model m shuts down on 2026-11-01 (22 days ago)",)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("trigger", "facts", "reasons"), CASES)
+def test_trigger_reasons(trigger: dict[str, Any], facts: dict[str, Any], reasons: tuple[str, ...]) -> None:
+    assert retrain_reasons(_spec(trigger), _facts(**facts)) == reasons
+
+
+def test_no_triggers_means_only_by_hand() -> None:
+    assert retrain_reasons(_spec(), _facts(last_data_hash=None)) == ()
+
+
+def test_due_lists_recipes_with_a_fired_trigger_by_name() -> None:
+    quiet = ("b", _spec({"type": "dataset_changed"}), _facts())
+    fired = ("a", _spec({"type": "dataset_changed"}), _facts(last_data_hash=None))
+    assert due([quiet, fired]) == [("a", ("never trained",))]
