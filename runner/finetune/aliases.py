@@ -7,6 +7,7 @@ atomically, and re-validated by the caller's next `load_specs`.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,19 +28,40 @@ def _yaml() -> YAML:
     return yaml
 
 
+_DOC_START = re.compile(r"^---(?:[ \t]|$)")
+
+
+def _split_documents(text: str) -> list[tuple[str, str]]:
+    """Split a YAML stream into (separator line, body) pairs, verbatim, so documents that are not
+    edited are written back byte for byte (a round trip re-wraps long plain scalars)."""
+    docs: list[tuple[str, list[str]]] = [("", [])]
+    for line in text.splitlines(keepends=True):
+        if _DOC_START.match(line):
+            docs.append((line, []))
+        else:
+            docs[-1][1].append(line)
+    return [(sep, "".join(body)) for sep, body in docs if sep or "".join(body).strip()]
+
+
 def _edit_model(path: Path, name: str, edit: Any) -> None:
     yaml = _yaml()
-    docs = list(yaml.load_all(path.read_text(encoding="utf-8")))
-    target = next(
-        (d for d in docs if isinstance(d, CommentedMap) and d.get("kind") == "Model" and d["metadata"]["name"] == name),
+    parts = _split_documents(path.read_text(encoding="utf-8"))
+    loaded = [yaml.load(body) for _, body in parts]
+    index = next(
+        (
+            i
+            for i, doc in enumerate(loaded)
+            if isinstance(doc, CommentedMap) and doc.get("kind") == "Model" and doc["metadata"]["name"] == name
+        ),
         None,
     )
-    if target is None:
+    if index is None:
         raise FinetuneError(f"{path}: no Model '{name}' to update")
-    edit(target["spec"])
+    edit(loaded[index]["spec"])
     out = io.StringIO()
-    yaml.dump_all(docs, out)
-    atomic_write_text(path, out.getvalue())
+    yaml.dump(loaded[index], out)
+    parts[index] = (parts[index][0], out.getvalue())
+    atomic_write_text(path, "".join(sep + body for sep, body in parts))
 
 
 def set_alias(specs: SpecSet, model: str, alias: str, model_id: str) -> Path:
