@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,8 @@ from runner.finetune import aliases, lineage
 from runner.finetune.backends.base import Backend, JobRequest, JobStatus
 from runner.finetune.backends.registry import make_backend
 from runner.finetune.validate import ValidatedTraining, validate_recipe
-from runner.gate.gate import paired_compare, result_with_items
-from runner.gate.stats import Comparison
+from runner.gate.gate import paired_inputs, result_with_items
+from runner.gate.stats import Comparison, compare, superiority
 from runner.graders.base import GradeContext, Sample
 from runner.graders.openai_json import to_openai
 from runner.graders.registry import grade
@@ -215,13 +215,14 @@ async def retrain(
     if promotion is None:
         lineage.append(specs.root, entry | {"decision": "trained", "reason": "no promotion rule"})
         return RetrainOutcome(name, job, model_id, "trained", "no promotion rule", None, data)
-    comparison, decision, reason = await _promote(specs, name, caller, state_dir, progress)
-    entry |= {"decision": decision, "reason": reason, "eval": promotion.eval}
+    gated = await _promote(specs, name, caller, state_dir, progress)
+    comparison, decision, reason = gated.comparison, gated.decision, gated.reason
+    entry |= {"decision": decision, "reason": reason, "eval": promotion.eval, "reports": dict(gated.reports)}
     if comparison is not None:
         entry["metrics"] = [
             {"name": m.name, "champion": m.base_value, "challenger": m.head_value, "delta": m.delta,
-             "p": m.p_value, "n": m.n, "verdict": m.verdict}
-            for m in comparison.metrics
+             "p_worse": m.p_value, "p_better": p, "n": m.n, "verdict": m.verdict}
+            for m, p in zip(comparison.metrics, gated.p_better, strict=True)
         ]  # fmt: skip
     if decision == "promoted":
         aliases.set_alias(specs, base_name, promotion.alias, model_id)
@@ -229,9 +230,20 @@ async def retrain(
     return RetrainOutcome(name, job, model_id, decision, reason, comparison, data)
 
 
-async def _promote(
-    specs: SpecSet, name: str, caller: Caller, state_dir: Path, progress: ProgressSink
-) -> tuple[Comparison | None, str, str]:
+@dataclass(frozen=True)
+class _Decision:
+    comparison: Comparison | None
+    p_better: Sequence[float]
+    """Per gated metric, the Holm-adjusted p-value of "the challenger is better"."""
+    decision: str
+    """`promoted` or `kept`."""
+    reason: str
+    reports: Mapping[str, str]
+    """The two result files the gate read (`champion`, `challenger`), relative to the repository root."""
+
+
+async def _promote(specs: SpecSet, name: str, caller: Caller, state_dir: Path, progress: ProgressSink) -> _Decision:
+    """Evaluate champion and challenger on the promotion Eval with the paired gate and decide."""
     spec = specs.finetunes[name].doc.spec
     promotion = spec.promotion
     assert promotion is not None
@@ -246,12 +258,39 @@ async def _promote(
                                 caller, progress)  # fmt: skip
     base_doc = result_with_items(base_run.path, base_run.result)
     head_doc = result_with_items(head_run.path, head_run.result)
-    comparison, _, n = paired_compare(specs, eval_spec, base_doc, head_doc)
-    if comparison is None:
-        return None, "kept", f"{promotion.eval}: no gated metric with paired items; the champion stays"
-    summary = "; ".join(f"{m.name} {m.base_value:.3f} -> {m.head_value:.3f} ({m.verdict}: {m.reason})"
-                        for m in comparison.metrics)  # fmt: skip
-    if comparison.verdict == "PASS" and any(m.delta != 0 for m in comparison.metrics):
-        return comparison, "promoted", f"{promotion.eval} on {n} items: {summary}"
-    why = "not better" if comparison.verdict == "PASS" else comparison.verdict
-    return comparison, "kept", f"{promotion.eval} on {n} items: {why}; the champion stays ({summary})"
+    reports = {"champion": _shown(base_run.path, specs.root), "challenger": _shown(head_run.path, specs.root)}
+    inputs, _, n = paired_inputs(specs, eval_spec, base_doc, head_doc)
+    if not inputs or n == 0:
+        reason = f"{promotion.eval}: no gated metric with paired items; the champion stays"
+        return _Decision(None, (), "kept", reason, reports)
+    reg = eval_spec.regression
+    comparison = compare(inputs, alpha=reg.alpha, bootstrap_samples=reg.bootstrap_samples, seed=reg.seed)
+    p_better = superiority(inputs, alpha=reg.alpha, bootstrap_samples=reg.bootstrap_samples, seed=reg.seed)
+    summary = "; ".join(
+        f"{m.name} {m.base_value:.3f} -> {m.head_value:.3f} ({m.verdict}: {m.reason}; p(better) {p:.3g})"
+        for m, p in zip(comparison.metrics, p_better, strict=True)
+    )
+    where = f"{promotion.eval} on {n} items"
+    why: str
+    if comparison.verdict != "PASS":
+        why = comparison.verdict
+    elif promotion.require == "better":
+        if any(p < reg.alpha for p in p_better):
+            return _Decision(comparison, p_better, "promoted", f"{where}: {summary}", reports)
+        why = f"not significantly better (alpha {reg.alpha:g})"
+    else:
+        improved = any(
+            m.delta * (1 if x.direction == "higher_is_better" else -1) > 0
+            for m, x in zip(comparison.metrics, inputs, strict=True)
+        )
+        if improved:
+            return _Decision(comparison, p_better, "promoted", f"{where}: {summary}", reports)
+        why = "not better"
+    return _Decision(comparison, p_better, "kept", f"{where}: {why}; the champion stays ({summary})", reports)
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)

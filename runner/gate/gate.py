@@ -266,6 +266,23 @@ def paired_compare(
 ) -> tuple[Comparison | None, list[Flip], int]:
     """Pair two result documents of Eval `spec` by item id and compare every gated metric (None when nothing
     pairs); also the flipped pass/fail items and the number of pairs."""
+    inputs, flips, n = paired_inputs(specs, spec, base_doc, head_doc)
+    if not inputs or n == 0:
+        return None, flips, 0
+    comparison = compare(
+        inputs,
+        alpha=spec.regression.alpha,
+        bootstrap_samples=spec.regression.bootstrap_samples,
+        seed=spec.regression.seed,
+    )
+    return comparison, flips, n
+
+
+def paired_inputs(
+    specs: SpecSet, spec: EvalSpec, base_doc: Mapping[str, Any], head_doc: Mapping[str, Any]
+) -> tuple[list[MetricInput], list[Flip], int]:
+    """The gated metrics of Eval `spec` as paired score lists (items in both documents, in head order), the
+    flipped pass/fail items and the number of pairs."""
     order = [i["id"] for i in head_doc["items"]]
     inputs: list[MetricInput] = []
     flips: list[Flip] = []
@@ -296,16 +313,7 @@ def paired_compare(
         )
         if metric.aggregate == "pass_rate":
             flips.extend(Flip(i, metric.name, b[i], h[i]) for i in ids if b[i] != h[i])
-    n = len(inputs[0].base) if inputs else 0
-    if not inputs or n == 0:
-        return None, flips, 0
-    comparison = compare(
-        inputs,
-        alpha=spec.regression.alpha,
-        bootstrap_samples=spec.regression.bootstrap_samples,
-        seed=spec.regression.seed,
-    )
-    return comparison, flips, n
+    return inputs, flips, len(inputs[0].base) if inputs else 0
 
 
 def result_with_items(path: Path, result: Mapping[str, Any]) -> dict[str, Any]:

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -161,6 +161,18 @@ def compare(
     verdicts = {r.verdict for r in results}
     verdict: Verdict = "FAIL" if "FAIL" in verdicts else "INCONCLUSIVE" if "INCONCLUSIVE" in verdicts else "PASS"
     return Comparison(verdict, tuple(results))
+
+
+def superiority(
+    metrics: Sequence[MetricInput], *, alpha: float = 0.05, bootstrap_samples: int = 2000, seed: int = 0
+) -> list[float]:
+    """Holm-adjusted one-sided p-values of "head is better than base", one per metric, in input order.
+
+    The same paired tests as `compare`, with base and head swapped and a margin of zero (exact McNemar for pass
+    rates, the widened paired bootstrap for means); floors play no part. Promotion asks for one of these below
+    alpha, so a challenger that is merely as good as the champion does not replace it."""
+    swapped = [replace(x, base=x.head, head=x.base, min_effect=0.0, lower=None, upper=None) for x in metrics]
+    return [m.p_adjusted for m in compare(swapped, alpha=alpha, bootstrap_samples=bootstrap_samples, seed=seed).metrics]
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

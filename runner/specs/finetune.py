@@ -102,6 +102,10 @@ class Promotion(StrictModel):
     """Alias moved to the new model on PASS."""
     challenger_alias: str = "challenger"
     """Alias set to the new model as soon as training finishes."""
+    require: Literal["better", "not_worse"] = "better"
+    """`better`: the gate passes (no regression beyond `min_effect` on any gated metric) and at least one gated
+    metric is significantly better (one-sided paired test at the Eval's alpha, Holm-adjusted), so noise never
+    replaces a champion. `not_worse`: the gate passes and at least one gated metric moved the right way."""
 
 
 class FineTuneSpec(StrictModel):

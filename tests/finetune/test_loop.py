@@ -16,20 +16,26 @@ from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI
 from tests.conftest import FIXTURES
 
-GOOD = {"value": True}
-"""Whether a fine-tuned ('-fake-') model answers correctly (False: it is worse than the champion)."""
+CHALLENGER = {"skill": "good"}
+"""How a fine-tuned ('-fake-') model answers: `good` (always right), `bad` (always wrong) or `barely` (right where
+the base model is, and on two more test words: better, but not significantly)."""
+
+
+def _base_is_right(word: str) -> bool:
+    return len(word) % 3 == 0  # about a third of the test words
 
 
 def responder(body: dict[str, Any]) -> str:
     word = str(body["messages"][-1]["content"])
     if "-fake-" in str(body["model"]):
-        return word.upper() if GOOD["value"] else "wrong"
-    return word.upper() if len(word) % 3 == 0 else "wrong"  # the base model gets about a third right
+        right = {"good": True, "bad": False, "barely": _base_is_right(word) or word in ("umber", "vale")}
+        return word.upper() if right[CHALLENGER["skill"]] else "wrong"
+    return word.upper() if _base_is_right(word) else "wrong"
 
 
 @pytest.fixture
 def server() -> Iterator[FakeOpenAI]:
-    GOOD["value"] = True
+    CHALLENGER["skill"] = "good"
     with FakeOpenAI(responder=responder) as fake:
         yield fake
 
@@ -81,6 +87,12 @@ def test_apply_trains_gates_and_promotes_the_challenger(repo: Path, capsys: pyte
     assert (entry["recipe"], entry["backend"], entry["n_examples"], entry["eval"]) == ("upper-sft", "fake", 20, "upper")
     [metric] = entry["metrics"]
     assert metric["challenger"] == 1.0 and metric["champion"] < 0.5 and metric["verdict"] == "PASS"
+    assert metric["p_better"] < 1e-6
+    assert entry["reports"] == {
+        "champion": ".flywheel/finetune/upper-sft/promotion/champion/results/upper/student_at_champion.json",
+        "challenger": ".flywheel/finetune/upper-sft/promotion/challenger/results/upper/student_at_challenger.json",
+    }
+    assert all((repo / path).is_file() for path in entry["reports"].values())
     assert f"upper-sft: promoted {model_id}: upper on 40 items: accuracy" in out
     spec = (repo / "specs/specs.yaml").read_text()
     assert f"    champion: {model_id}\n    challenger: {model_id}\n" in spec
@@ -91,7 +103,7 @@ def test_apply_trains_gates_and_promotes_the_challenger(repo: Path, capsys: pyte
 
 
 def test_worse_challenger_is_not_promoted(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    GOOD["value"] = False
+    CHALLENGER["skill"] = "bad"
     assert main(["apply"]) == 0
     [entry] = _lineage(repo)
     assert entry["decision"] == "kept"
@@ -99,6 +111,38 @@ def test_worse_challenger_is_not_promoted(repo: Path, capsys: pytest.CaptureFixt
     spec = (repo / "specs/specs.yaml").read_text()
     assert "    champion: student-base\n" in spec
     assert f"    challenger: {entry['model_id']}\n" in spec
+
+
+def _barely_better(repo: Path, require: str = "better") -> Path:
+    """A challenger two items better than the champion; the floor lowered so that both clear it and the margin
+    widened so that 40 items can rule out a regression (the gate PASSes)."""
+    CHALLENGER["skill"] = "barely"
+    spec = repo / "specs/specs.yaml"
+    text = spec.read_text().replace("value: {lower: 0.5}", "value: {lower: 0.3}\n  regression:\n    min_effect: 0.2")
+    spec.write_text(text.replace("  promotion:\n", f"  promotion:\n    require: {require}\n"))
+    return spec
+
+
+def test_a_challenger_better_only_by_noise_is_not_promoted(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _barely_better(repo)
+    assert main(["apply"]) == 0
+    [entry] = _lineage(repo)
+    [metric] = entry["metrics"]
+    assert metric["verdict"] == "PASS" and metric["delta"] == pytest.approx(2 / 40)
+    assert metric["p_better"] == pytest.approx(0.25)  # 2 helpful flips, none harmful: P(X >= 2), X ~ Bin(2, 1/2)
+    assert entry["decision"] == "kept"
+    assert "not significantly better (alpha 0.05); the champion stays" in entry["reason"]
+    assert "    champion: student-base\n" in spec.read_text()
+
+
+def test_not_worse_promotes_any_improvement_that_passes_the_gate(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _barely_better(repo, require="not_worse")
+    assert main(["apply"]) == 0
+    [entry] = _lineage(repo)
+    assert entry["decision"] == "promoted"
+    assert f"    champion: {entry['model_id']}\n" in spec.read_text()
 
 
 def test_changed_training_data_fires_the_trigger_again(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.stats import ttest_rel
 
-from runner.gate.stats import MetricInput, compare, holm, tango_z
+from runner.gate.stats import MetricInput, compare, holm, superiority, tango_z
 
 ALPHA = 0.05
 SIMS = 1000
@@ -228,6 +228,38 @@ def test_min_effect_zero_is_a_plain_significance_test() -> None:
     assert same.reason.startswith("no significant drop")
     worse = np.r_[np.zeros(12), np.ones(488)]
     assert compare([_pass_rate(np.ones(500), worse, min_effect=0.0)]).verdict == "FAIL"
+
+
+def test_superiority_is_the_exact_mcnemar_p_of_improvement() -> None:
+    # c = 10 helpful flips, b = 2 harmful: P(X >= 10), X ~ Binomial(12, 1/2), as for a drop the other way round.
+    base = np.r_[np.zeros(10), np.ones(2), np.ones(88)]
+    head = np.r_[np.ones(10), np.zeros(2), np.ones(88)]
+    [p] = superiority([_pass_rate(base, head)])
+    assert p == pytest.approx(float(Fraction(79, 4096)), rel=1e-12)
+    [p_worse] = superiority([_pass_rate(head, base)])
+    assert p_worse == pytest.approx(float(Fraction(4096 - 1 - 12, 4096)), rel=1e-12)  # P(X >= 2): 2 helpful flips
+
+
+def test_superiority_ignores_floors_and_margins_and_respects_direction() -> None:
+    base = np.r_[np.zeros(9), np.ones(491)]
+    head = np.ones(500)
+    [p] = superiority([_pass_rate(base, head, min_effect=0.2, lower=0.999)])  # floor broken by both: irrelevant
+    assert p == pytest.approx(2**-9)
+    latency_base = np.full(40, 2.0) + np.linspace(0, 0.1, 40)
+    faster = MetricInput(
+        "latency", "mean", "lower_is_better", latency_base.tolist(), (latency_base - 0.5).tolist(), 0.1
+    )
+    slower = MetricInput(
+        "latency", "mean", "lower_is_better", latency_base.tolist(), (latency_base + 0.5).tolist(), 0.1
+    )
+    assert superiority([faster])[0] < 0.01
+    assert superiority([slower])[0] > 0.99
+
+
+def test_superiority_is_holm_adjusted_across_metrics() -> None:
+    base = np.r_[np.zeros(9), np.ones(491)]
+    head = np.ones(500)
+    assert superiority([_pass_rate(base, head), _pass_rate(head, head)]) == pytest.approx([2 * 2**-9, 1.0])
 
 
 def test_mismatched_lengths_are_an_error() -> None:
