@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo`; return its stdout (a failing command fails the test)."""
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def copy_fixture(name: str, dest: Path, base_url: str, spec: str) -> Path:
+    """Copy tests/fixtures/<name> to `dest`, pointing the `BASE_URL` placeholder of `spec` at a fake server."""
+    shutil.copytree(FIXTURES / name, dest)
+    path = dest / spec
+    path.write_text(path.read_text().replace("BASE_URL", base_url))
+    return dest
 
 
 @pytest.fixture

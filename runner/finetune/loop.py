@@ -213,9 +213,10 @@ async def retrain(
     aliases.set_alias(specs, base_name, challenger_alias, model_id)
     specs = load_specs([Path(f) for f in specs.files], root=specs.root)
     if promotion is None:
+        aliases.prune_adapters(specs, base_name)
         lineage.append(specs.root, entry | {"decision": "trained", "reason": "no promotion rule"})
         return RetrainOutcome(name, job, model_id, "trained", "no promotion rule", None, data)
-    gated = await _promote(specs, name, caller, state_dir, progress)
+    gated = await _promote(specs, name, rhash, caller, state_dir, progress)
     comparison, decision, reason = gated.comparison, gated.decision, gated.reason
     entry |= {"decision": decision, "reason": reason, "eval": promotion.eval, "reports": dict(gated.reports)}
     if comparison is not None:
@@ -226,6 +227,7 @@ async def retrain(
         ]  # fmt: skip
     if decision == "promoted":
         aliases.set_alias(specs, base_name, promotion.alias, model_id)
+    aliases.prune_adapters(specs, base_name)
     lineage.append(specs.root, entry)
     return RetrainOutcome(name, job, model_id, decision, reason, comparison, data)
 
@@ -242,7 +244,9 @@ class _Decision:
     """The two result files the gate read (`champion`, `challenger`), relative to the repository root."""
 
 
-async def _promote(specs: SpecSet, name: str, caller: Caller, state_dir: Path, progress: ProgressSink) -> _Decision:
+async def _promote(
+    specs: SpecSet, name: str, rhash: str, caller: Caller, state_dir: Path, progress: ProgressSink
+) -> _Decision:
     """Evaluate champion and challenger on the promotion Eval with the paired gate and decide."""
     spec = specs.finetunes[name].doc.spec
     promotion = spec.promotion
@@ -250,7 +254,7 @@ async def _promote(specs: SpecSet, name: str, caller: Caller, state_dir: Path, p
     base_name = parse_model_ref(spec.base_model)[0]
     champion = f"{base_name}@{promotion.against}"
     challenger = f"{base_name}@{promotion.challenger_alias}"
-    folder = state_dir / "finetune" / name / "promotion"
+    folder = state_dir / "finetune" / name / "promotion" / rhash[:16]  # one per trained model: lineage points here
     eval_spec = specs.evals[promotion.eval].doc.spec
     [base_run] = await run_eval(specs, promotion.eval, RunOptions(folder / "champion", models=(champion,)), caller,
                                 progress)  # fmt: skip

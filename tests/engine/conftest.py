@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 
 from runner.testing.fake_openai import FakeOpenAI
-from tests.conftest import FIXTURES
+from tests.conftest import copy_fixture
 
 
 def echo_even(body: dict[str, Any]) -> str:
@@ -51,9 +50,6 @@ def fake() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture
 def engine_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeOpenAI) -> Path:
-    dest = tmp_path / "repo"
-    shutil.copytree(FIXTURES / "engine", dest)
-    spec = dest / "specs/eval.yaml"
-    spec.write_text(spec.read_text().replace("BASE_URL", fake.base_url))
+    dest = copy_fixture("engine", tmp_path / "repo", fake.base_url, "specs/eval.yaml")
     monkeypatch.chdir(dest)
     return dest

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from runner.errors import FinetuneError
-from runner.finetune.aliases import register_adapter, set_alias
+from runner.finetune.aliases import prune_adapters, register_adapter, set_alias
 from runner.specs.loader import load_specs
 
 OTHER = """\
@@ -81,3 +81,25 @@ def test_unknown_model_is_an_error_and_the_file_is_untouched(tmp_path: Path) -> 
     with pytest.raises(FinetuneError, match="no Model 'ghost' to update"):
         set_alias(specs, "ghost", "champion", "x")
     assert path.read_text(encoding="utf-8") == before
+
+
+def test_prune_drops_adapters_no_alias_names_and_deletes_their_files(tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    for model_id in ("ft-old", "ft-champion", "ft-challenger"):
+        adapter = tmp_path / f"{model_id}.gguf"
+        adapter.write_bytes(model_id.encode())
+        register_adapter(load_specs([path.parent]), "student", model_id, adapter)
+    specs = load_specs([path.parent])
+    set_alias(specs, "student", "champion", "ft-champion")
+    set_alias(specs, "student", "challenger", "ft-challenger")
+    (path.parent / "keep.gguf").write_bytes(b"not an adapter Flywheel wrote")
+
+    assert prune_adapters(specs, "student") == ["ft-old"]
+
+    adapters = load_specs([path.parent]).models["student"].doc.spec.adapters
+    assert set(adapters) == {"ft-champion", "ft-challenger"}
+    assert sorted(p.name for p in (path.parent / "adapters").iterdir()) == ["ft-challenger.gguf", "ft-champion.gguf"]
+    assert (path.parent / "keep.gguf").exists()
+    inode = path.stat().st_ino
+    assert prune_adapters(specs, "student") == []
+    assert path.stat().st_ino == inode  # nothing to drop: the file is not rewritten (writes replace the inode)

@@ -4,8 +4,6 @@ triggers in the plan, training, challenger gated against the champion, alias mov
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ import pytest
 
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI
-from tests.conftest import FIXTURES
+from tests.conftest import copy_fixture, git
 
 CHALLENGER = {"skill": "good"}
 """How a fine-tuned ('-fake-') model answers: `good` (always right), `bad` (always wrong) or `barely` (right where
@@ -40,22 +38,15 @@ def server() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
-
-
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeOpenAI) -> Path:
-    dest = tmp_path / "repo"
-    shutil.copytree(FIXTURES / "loop", dest)
-    spec = dest / "specs/specs.yaml"
-    spec.write_text(spec.read_text().replace("BASE_URL", server.base_url))
+    dest = copy_fixture("loop", tmp_path / "repo", server.base_url, "specs/specs.yaml")
     (dest / ".gitignore").write_text(".flywheel/\n")
-    _git(dest, "init", "-q", "-b", "main")
-    _git(dest, "config", "user.email", "t@example.invalid")
-    _git(dest, "config", "user.name", "t")
-    _git(dest, "add", "-A")
-    _git(dest, "commit", "-qm", "init")
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "config", "user.email", "t@example.invalid")
+    git(dest, "config", "user.name", "t")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-qm", "init")
     monkeypatch.chdir(dest)
     monkeypatch.delenv("GITHUB_EVENT_NAME", raising=False)
     return dest
@@ -88,9 +79,10 @@ def test_apply_trains_gates_and_promotes_the_challenger(repo: Path, capsys: pyte
     [metric] = entry["metrics"]
     assert metric["challenger"] == 1.0 and metric["champion"] < 0.5 and metric["verdict"] == "PASS"
     assert metric["p_better"] < 1e-6
+    promotion = f".flywheel/finetune/upper-sft/promotion/{entry['recipe_hash'][:16]}"  # one folder per model
     assert entry["reports"] == {
-        "champion": ".flywheel/finetune/upper-sft/promotion/champion/results/upper/student_at_champion.json",
-        "challenger": ".flywheel/finetune/upper-sft/promotion/challenger/results/upper/student_at_challenger.json",
+        "champion": f"{promotion}/champion/results/upper/student_at_champion.json",
+        "challenger": f"{promotion}/challenger/results/upper/student_at_challenger.json",
     }
     assert all((repo / path).is_file() for path in entry["reports"].values())
     assert f"upper-sft: promoted {model_id}: upper on 40 items: accuracy" in out

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ import pytest
 
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI
-from tests.conftest import FIXTURES
+from tests.conftest import copy_fixture, git
 from tests.engine.conftest import echo_even
 
 
@@ -28,10 +26,6 @@ def responder(body: dict[str, Any]) -> str:
     return echo_even(body)
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
-
-
 @pytest.fixture
 def server() -> Iterator[FakeOpenAI]:
     with FakeOpenAI(responder=responder) as fake:
@@ -41,20 +35,17 @@ def server() -> Iterator[FakeOpenAI]:
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeOpenAI) -> Path:
     """A git repo whose main branch has applied specs and committed baselines, checked out on branch `pr`."""
-    dest = tmp_path / "repo"
-    shutil.copytree(FIXTURES / "engine", dest)
-    spec = dest / "specs/eval.yaml"
-    spec.write_text(spec.read_text().replace("BASE_URL", server.base_url))
+    dest = copy_fixture("engine", tmp_path / "repo", server.base_url, "specs/eval.yaml")
     (dest / ".gitignore").write_text(".flywheel/\n")
     monkeypatch.chdir(dest)
-    _git(dest, "init", "-q", "-b", "main")
-    _git(dest, "config", "user.email", "t@example.invalid")
-    _git(dest, "config", "user.name", "t")
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "config", "user.email", "t@example.invalid")
+    git(dest, "config", "user.name", "t")
     assert main(["apply"]) == 0
     assert main(["baseline", "update"]) == 0
-    _git(dest, "add", "-A")
-    _git(dest, "commit", "-qm", "main with baselines")
-    _git(dest, "checkout", "-q", "-b", "pr")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-qm", "main with baselines")
+    git(dest, "checkout", "-q", "-b", "pr")
     return dest
 
 

@@ -23,7 +23,7 @@ import pytest
 
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import REPO, copy_fixture, git
 from tests.gate.test_gate import responder
 
 BIN = Path(sys.executable).parent
@@ -31,10 +31,6 @@ ACT = BIN / "act"
 STUB_ACTION = "name: offline stand-in\ndescription: act fetches remote actions at set-up, even skipped ones\nruns:\n  using: composite\n  steps:\n    - shell: bash\n      run: echo stand-in\n"
 REMOTE_ACTIONS = ("actions/upload-artifact@v6", "actions/cache@v5")
 """Remote actions the workflows use in steps skipped under act; act still clones them at set-up."""
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
 
 
 @dataclass(frozen=True)
@@ -114,9 +110,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeOpenAI)
     repo = tmp_path / "repo"
     (tmp_path / "home").mkdir()
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
-    shutil.copytree(FIXTURES / "engine", repo)
-    spec = repo / "specs/eval.yaml"
-    spec.write_text(spec.read_text().replace("BASE_URL", server.base_url))
+    copy_fixture("engine", repo, server.base_url, "specs/eval.yaml")
     shutil.copytree(REPO / ".github", repo / ".github")
     shutil.copytree(REPO / "scripts/ci", repo / "scripts/ci")
     shutil.copy(REPO / "action.yml", repo / "action.yml")

@@ -9,7 +9,8 @@ import pytest
 
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI
-from tests.workflows.conftest import Sandbox, git, pr_event
+from tests.conftest import git
+from tests.workflows.conftest import Sandbox, pr_event
 
 pytestmark = pytest.mark.slow
 
