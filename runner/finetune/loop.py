@@ -59,8 +59,16 @@ class RetrainOutcome:
 def default_backend(spec: FineTuneSpec, specs: SpecSet) -> Backend:
     """The recipe's backend, configured from its base Model spec (key env var, base URL, cutoff)."""
     if spec.backend == "openai":
-        model = specs.models[parse_model_ref(spec.base_model)[0]].doc.spec
-        key = os.environ.get(model.api_key_env or "OPENAI_API_KEY")
+        name = parse_model_ref(spec.base_model)[0]
+        model = specs.models[name].doc.spec
+        env = model.key_env
+        key = os.environ.get(env) if env else None
+        if not key:
+            how = f"export {env}" if env else "set `api_key_env` on the Model"
+            raise FinetuneError(
+                f"the openai fine-tuning backend needs the key of Model '{name}' (its base_model); {how}, "
+                "or use `backend: local`"
+            )
         return make_backend("openai", api_key=key, base_url=model.base_url, cutoff=spec.openai_cutoff)
     return make_backend(spec.backend)
 

@@ -37,7 +37,7 @@ class ClientPool:
                 server = await asyncio.to_thread(self._servers.get, model.adapter)
                 client: ChatClient = OpenAIChatClient(server.base_url, "local", spec.limits)
             else:
-                env = spec.api_key_env or ("OPENAI_API_KEY" if spec.provider == "openai" else None)
+                env = spec.key_env
                 key = os.environ.get(env, "") if env else "unused"
                 if env and not key:
                     raise MissingKeyError(

@@ -93,6 +93,12 @@ class ModelSpec(StrictModel):
             raise ValueError("must name an environment variable (like OPENAI_API_KEY), never hold the key itself")
         return value
 
+    @property
+    def key_env(self) -> str | None:
+        """The environment variable holding this endpoint's key: `api_key_env`, else `OPENAI_API_KEY` for
+        provider `openai`; None when the endpoint takes no key. Never another provider's variable."""
+        return self.api_key_env or ("OPENAI_API_KEY" if self.provider == "openai" else None)
+
     def resolve(self, alias: str | None) -> str:
         """The concrete model id for `alias` (or the default model id when None)."""
         return self.model if alias is None else self.aliases[alias]

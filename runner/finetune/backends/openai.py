@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -71,18 +70,14 @@ class OpenAIBackend:
     def connect(
         cls,
         *,
-        api_key: str | None = None,
+        api_key: str,
         base_url: str | None = None,
         cutoff: date = OPENAI_FINE_TUNING_CUTOFF,
         **options: Any,
     ) -> OpenAIBackend:
-        """A backend with its own client; the key defaults to `$OPENAI_API_KEY`."""
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            raise FinetuneError(
-                "the openai fine-tuning backend needs OPENAI_API_KEY; export it, or use `backend: local`"
-            )
-        return cls(openai.OpenAI(api_key=key, base_url=base_url, timeout=60.0), cutoff=cutoff, **options)
+        """A backend with its own client, for the key of the base Model's endpoint (the caller reads it from
+        that Model's variable, so a key never goes to another provider's URL)."""
+        return cls(openai.OpenAI(api_key=api_key, base_url=base_url, timeout=60.0), cutoff=cutoff, **options)
 
     # -- Backend ------------------------------------------------------------------------------------------
     def find(self, request: JobRequest) -> JobStatus | None:
