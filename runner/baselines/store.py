@@ -12,12 +12,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from runner.baselines.ledger import FOLDER, append_unique, history_path
 from runner.engine.results import read_result, write_result
 from runner.errors import FlywheelError
-from runner.fsutil import atomic_write_text
 
-FOLDER = "baselines"
-HISTORY = "history.jsonl"
 """`baselines/history.jsonl`: one line per (eval, model, commit) baseline written on main, oldest first. It feeds
 trend views and the `metric_below` retraining trigger (N consecutive runs under a floor)."""
 
@@ -64,24 +62,9 @@ def history_entry(result: Mapping[str, Any], slug: str) -> dict[str, Any]:
     }
 
 
-def read_history(root: Path) -> list[dict[str, Any]]:
-    """Every line of baselines/history.jsonl (empty when there is none)."""
-    path = root / FOLDER / HISTORY
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def _append_history(root: Path, entries: list[dict[str, Any]]) -> bool:
     """Append entries not already recorded for the same (eval, model, commit, run); True when the file changed."""
-    existing = read_history(root)
-    seen = {(e["eval"], e["model"], e["commit"], e.get("run_id")) for e in existing}
-    new = [e for e in entries if (e["eval"], e["model"], e["commit"], e.get("run_id")) not in seen]
-    if not new:
-        return False
-    lines = [json.dumps(e, sort_keys=True, separators=(",", ":")) for e in existing + new]
-    atomic_write_text(root / FOLDER / HISTORY, "\n".join(lines) + "\n")
-    return True
+    return append_unique(history_path(root), entries, lambda e: (e["eval"], e["model"], e["commit"], e.get("run_id")))
 
 
 def update_from_results(root: Path, results_dir: Path, evals: set[str] | None = None) -> list[Path]:
@@ -99,7 +82,7 @@ def update_from_results(root: Path, results_dir: Path, evals: set[str] | None = 
         written.append(path)
         entries.append(history_entry(result, result_file.stem))
     if entries and _append_history(root, entries):
-        written.append(root / FOLDER / HISTORY)
+        written.append(history_path(root))
     return written
 
 

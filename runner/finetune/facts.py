@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from runner.baselines.store import read_history
+from runner.baselines.ledger import read_history
 from runner.finetune import lineage
 from runner.finetune.data import training_data_hash
 from runner.finetune.triggers import RecipeFacts, due

@@ -8,13 +8,11 @@ triggers read the last line of a recipe.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runner.baselines.store import FOLDER
-from runner.fsutil import atomic_write_text
+from runner.baselines.ledger import FOLDER, append_unique, read_jsonl
 
 LINEAGE = "lineage.jsonl"
 
@@ -24,10 +22,7 @@ def lineage_path(root: Path) -> Path:
 
 
 def read_lineage(root: Path) -> list[dict[str, Any]]:
-    path = lineage_path(root)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(lineage_path(root))
 
 
 def last_for(root: Path, recipe: str) -> dict[str, Any] | None:
@@ -45,11 +40,5 @@ def last_trained(entry: Mapping[str, Any] | None) -> dt.date | None:
 def append(root: Path, entry: Mapping[str, Any]) -> Path:
     """Append one canonical line (re-writing atomically); the same job and decision is recorded once."""
     path = lineage_path(root)
-    entries = read_lineage(root)
-    key = (entry.get("recipe"), entry.get("job_id"), entry.get("decision"))
-    if any((e.get("recipe"), e.get("job_id"), e.get("decision")) == key for e in entries):
-        return path
-    lines = [json.dumps(e, sort_keys=True, separators=(",", ":")) for e in [*entries, dict(entry)]]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    append_unique(path, [entry], lambda e: (e.get("recipe"), e.get("job_id"), e.get("decision")))
     return path

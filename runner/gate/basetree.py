@@ -9,7 +9,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from runner.baselines.store import FOLDER, GitError, git
+from runner.baselines.ledger import FOLDER
+from runner.baselines.store import GitError, git
 from runner.errors import UsageError
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from runner.baselines.store import FOLDER, git, item_scores, read_at
+from runner.baselines.ledger import FOLDER
+from runner.baselines.store import git, item_scores, read_at
 from runner.engine.calls import Caller
 from runner.engine.run import ProgressSink, RunOptions, plan_model_run, run_eval
 from runner.gate.stats import Comparison, MetricInput, compare
