@@ -195,13 +195,13 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
 
         return apply(
             args.specs or [Path("specs")],
-            args.plan_file,
-            args.lock_timeout,
-            args.replay,
-            out,
-            err,
-            args.record,
-            args.skip_retrain,
+            plan_file=args.plan_file,
+            lock_timeout=args.lock_timeout,
+            replay=args.replay,
+            out=out,
+            err=err,
+            record=args.record,
+            skip_retrain=args.skip_retrain,
         )
     if args.command == "gate":
         from runner.commands.gate import GateArgs, gate  # noqa: PLC0415

@@ -11,18 +11,15 @@ from pathlib import Path
 from rich.console import Console
 
 from runner.commands.run import _Bar, print_results
-from runner.engine.calls import Caller, Spend
-from runner.engine.cassette import Cassette
-from runner.engine.store import Store
+from runner.engine.calls import caller_session
 from runner.errors import ExitCode
-from runner.finetune.facts import retrains
+from runner.finetune.facts import with_retrains
 from runner.finetune.loop import retrain
-from runner.models.pool import ClientPool
-from runner.reconcile.apply import Applied, apply_plan, check_saved_plan
+from runner.reconcile.apply import apply_plan, check_saved_plan
 from runner.reconcile.desired import Target, desired_targets
 from runner.reconcile.plan import Plan, make_plan
 from runner.reconcile.render import load_plan, plan_text
-from runner.specs.loader import SpecSet, load_specs
+from runner.specs.loader import SpecSet, load_specs, reload_specs
 from runner.state.lock import StateLock
 from runner.state.store import State, load_state
 
@@ -46,61 +43,25 @@ def apply(
         state = load_state(state_dir)
         targets = desired_targets(specs)
         current = make_plan(targets, state)
-        if not skip_retrain:
-            current = replace(current, retrains=retrains(specs))
+        if skip_retrain:
+            saved = replace(saved, retrains=()) if saved is not None else None
+        else:
+            current = with_retrains(current, specs)
         if saved is not None:
             check_saved_plan(saved, current, state)
         out.print(plan_text(current), markup=False, highlight=False)
         if not current.has_changes:
             return ExitCode.OK
-        applied = asyncio.run(_apply(specs, current, targets, state, state_dir, replay, record, err))
-        if applied.runs:
-            print_results(out, list(applied.runs))
-        out.print(
-            f"Apply complete: {len(applied.runs)} target(s) run, {len(applied.pruned)} forgotten; "
-            f"state serial {applied.state.serial}.",
-            markup=False,
-            highlight=False,
-        )
-        if current.retrains:
-            event = os.environ.get("GITHUB_EVENT_NAME", "")
-            if event in PULL_REQUEST_EVENTS:
-                out.print(f"Retraining skipped: nothing trains from a pull request ({event}).", markup=False)
-            else:
-                asyncio.run(_retrain(specs, [r.recipe for r in current.retrains], state_dir, replay, record, out, err))
+        recipes = [r.recipe for r in current.retrains]
+        event = os.environ.get("GITHUB_EVENT_NAME", "")
+        if recipes and event in PULL_REQUEST_EVENTS:
+            out.print(f"Retraining skipped: nothing trains from a pull request ({event}).", markup=False)
+            recipes = []
+        asyncio.run(_apply(specs, current, targets, state, recipes, (replay, record), out, err))
     return ExitCode.OK
 
 
 PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target", "merge_group"})
-
-
-async def _retrain(
-    specs: SpecSet,
-    recipes: list[str],
-    state_dir: Path,
-    replay: Path | None,
-    record: Path | None,
-    out: Console,
-    err: Console,
-) -> None:
-    cassette = Cassette.load(replay, must_exist=True) if replay else None
-    recorder = Cassette.load(record, must_exist=False) if record else None
-
-    def log(line: str) -> None:
-        out.print(line, markup=False, highlight=False)
-
-    with Store(state_dir / "store.sqlite") as store:
-        async with ClientPool(state_dir) as pool:
-            caller = Caller(pool, store, Spend(), record=recorder, replay=cassette)
-            try:
-                for name in recipes:
-                    outcome = await retrain(specs, name, caller, state_dir, _Bar(err), log=log)
-                    log(f"{name}: {outcome.decision} {outcome.model_id}: {outcome.reason}")
-                    # Later recipes see the aliases this one moved.
-                    specs = load_specs([Path(f) for f in specs.files], root=specs.root)
-            finally:
-                if recorder is not None:
-                    recorder.save()
 
 
 async def _apply(
@@ -108,18 +69,26 @@ async def _apply(
     plan: Plan,
     targets: list[Target],
     state: State,
-    state_dir: Path,
-    replay: Path | None,
-    record: Path | None,
+    recipes: list[str],
+    cassettes: tuple[Path | None, Path | None],
+    out: Console,
     err: Console,
-) -> Applied:
-    cassette = Cassette.load(replay, must_exist=True) if replay else None
-    recorder = Cassette.load(record, must_exist=False) if record else None
-    with Store(state_dir / "store.sqlite") as store:
-        async with ClientPool(state_dir) as pool:
-            caller = Caller(pool, store, Spend(), record=recorder, replay=cassette)
-            try:
-                return await apply_plan(specs, plan, targets, state, state_dir, caller, _Bar(err))
-            finally:
-                if recorder is not None:
-                    recorder.save()
+) -> None:
+    """Run the plan's evals, then train `recipes`, through one caller (one store, one model server)."""
+    state_dir = specs.root / ".flywheel"
+
+    def log(line: str) -> None:
+        out.print(line, markup=False, highlight=False)
+
+    async with caller_session(state_dir, replay=cassettes[0], record=cassettes[1]) as caller:
+        applied = await apply_plan(specs, plan, targets, state, state_dir, caller, _Bar(err))
+        if applied.runs:
+            print_results(out, list(applied.runs))
+        log(
+            f"Apply complete: {len(applied.runs)} target(s) run, {len(applied.pruned)} forgotten; "
+            f"state serial {applied.state.serial}."
+        )
+        for name in recipes:
+            outcome = await retrain(specs, name, caller, state_dir, _Bar(err), log=log)
+            log(f"{name}: {outcome.decision} {outcome.model_id}: {outcome.reason}")
+            specs = reload_specs(specs)  # later recipes see the aliases this one moved

@@ -12,15 +12,12 @@ from pathlib import Path
 from rich.console import Console
 
 from runner.commands.run import _Bar
-from runner.engine.calls import Caller, Spend
-from runner.engine.cassette import Cassette
-from runner.engine.store import Store
+from runner.engine.calls import caller_session
 from runner.errors import ExitCode, SpecError, UsageError
 from runner.fsutil import atomic_write_text
 from runner.gate import report as fmt
 from runner.gate.basetree import base_paths, materialise, resolve_ref
 from runner.gate.gate import GateReport, run_gate
-from runner.models.pool import ClientPool
 from runner.specs.loader import SpecSet, load_specs
 
 
@@ -99,13 +96,5 @@ def gate(args: GateArgs, out: Console, err: Console) -> int:
 
 
 async def _run(head: SpecSet, base: SpecSet, args: GateArgs, sha: str, state_dir: Path, err: Console) -> GateReport:
-    replay = Cassette.load(args.replay, must_exist=True) if args.replay else None
-    record = Cassette.load(args.record, must_exist=False) if args.record else None
-    with Store(state_dir / "store.sqlite") as store:
-        async with ClientPool(state_dir) as pool:
-            caller = Caller(pool, store, Spend(), use_cache=args.use_cache, record=record, replay=replay)
-            try:
-                return await run_gate(head, base, args.base, sha, caller, state_dir, _Bar(err))
-            finally:
-                if record is not None:
-                    record.save()
+    async with caller_session(state_dir, replay=args.replay, record=args.record, use_cache=args.use_cache) as caller:
+        return await run_gate(head, base, args.base, sha, caller, state_dir, _Bar(err))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
 from runner.errors import ExitCode
-from runner.finetune.facts import retrains
+from runner.finetune.facts import with_retrains
 from runner.fsutil import atomic_write_text
 from runner.reconcile.desired import desired_targets
 from runner.reconcile.plan import Plan, make_plan
@@ -24,7 +23,7 @@ def compute_plan(spec_paths: Sequence[Path], state_dir: Path | None = None) -> t
     specs = load_specs(spec_paths)
     folder = state_dir or specs.root / ".flywheel"
     the_plan = make_plan(desired_targets(specs), load_state(folder))
-    return replace(the_plan, retrains=retrains(specs)), folder
+    return with_retrains(the_plan, specs), folder
 
 
 def plan(spec_paths: Sequence[Path], as_json: bool, detailed: bool, out_file: Path | None, out: Console) -> int:

@@ -22,13 +22,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from runner.engine.calls import Caller, Spend
-from runner.engine.cassette import Cassette
+from runner.engine.calls import caller_session
 from runner.engine.results import read_result
 from runner.engine.run import ModelRun, RunOptions, run_eval
-from runner.engine.store import Store
 from runner.errors import ExitCode, UsageError
-from runner.models.pool import ClientPool
 from runner.specs.diagnostics import did_you_mean
 from runner.specs.loader import SpecSet, load_specs
 
@@ -117,16 +114,10 @@ def run(args: RunArgs, out: Console, err: Console) -> int:
 
 
 async def _run(specs: SpecSet, args: RunArgs, options: RunOptions, err: Console) -> list[ModelRun]:
-    replay = Cassette.load(args.replay, must_exist=True) if args.replay else None
-    record = Cassette.load(args.record, must_exist=False) if args.record else None
-    with Store(options.state_dir / "store.sqlite") as store:
-        async with ClientPool(options.state_dir) as pool:
-            caller = Caller(pool, store, Spend(), use_cache=args.use_cache, record=record, replay=replay)
-            try:
-                return await run_eval(specs, args.eval_name, options, caller, _Bar(err))
-            finally:
-                if record is not None:
-                    record.save()
+    async with caller_session(
+        options.state_dir, replay=args.replay, record=args.record, use_cache=args.use_cache
+    ) as caller:
+        return await run_eval(specs, args.eval_name, options, caller, _Bar(err))
 
 
 def print_results(out: Console, runs: list[ModelRun]) -> None:

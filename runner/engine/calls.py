@@ -4,7 +4,10 @@ spend tracked against the budget. A response is stored the moment it is paid for
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from runner.engine.cassette import Cassette
 from runner.engine.store import Store
@@ -87,3 +90,20 @@ class Caller:
     def _keep(self, key: str, raw: object) -> None:
         if self.record is not None and isinstance(raw, dict):
             self.record.add(key, raw)
+
+
+@asynccontextmanager
+async def caller_session(
+    state_dir: Path, *, replay: Path | None = None, record: Path | None = None, use_cache: bool = True
+) -> AsyncIterator[Caller]:
+    """A `Caller` over the state folder's response store and client pool, replaying from / recording to the
+    given cassette folders; a recording is saved on the way out, even after a failure."""
+    replaying = Cassette.load(replay, must_exist=True) if replay else None
+    recorder = Cassette.load(record, must_exist=False) if record else None
+    with Store(state_dir / "store.sqlite") as store:
+        async with ClientPool(state_dir) as pool:
+            try:
+                yield Caller(pool, store, Spend(), use_cache=use_cache, record=recorder, replay=replaying)
+            finally:
+                if recorder is not None:
+                    recorder.save()

@@ -23,6 +23,7 @@ from runner.errors import Diagnostic, TrainingDataError
 from runner.finetune.backends.base import Method
 from runner.fsutil import atomic_write_text
 from runner.hashing import content_hash, sha256_hex
+from runner.specs.common import parse_model_ref
 from runner.specs.datasets import Item
 from runner.specs.finetune import FineTuneSpec, TrainingData
 from runner.specs.hashes import grader_hash
@@ -261,6 +262,32 @@ def training_data_hash(specs: SpecSet, name: str) -> str:
     if spec.method == "distill":
         extra = {"teacher": spec.teacher, "graders": [grader_hash(specs, g) for g in spec.graders]}
     return data_hash(spec.method, sha256_hex(jsonl([e for _, e in rows.examples])), extra)
+
+
+def base_model_id(specs: SpecSet, spec: FineTuneSpec) -> str:
+    """The model id training starts from: the alias named in `base_model`, else the Model's `model`."""
+    name, alias = parse_model_ref(spec.base_model)
+    model = specs.models[name].doc.spec
+    return model.resolve(alias) if alias else model.model
+
+
+_NOT_TRAINING = frozenset({"triggers", "promotion", "openai_cutoff"})
+"""Recipe fields that do not change the trained model, so editing them does not start a new (paid) job."""
+
+
+def recipe_hash(specs: SpecSet, name: str, data_hash: str) -> str:
+    """The job identity: everything that changes the trained model (the recipe's training fields, the training
+    data hash, the base model id, and the content of the graders an rft reward or a distill filter uses).
+    Backends find a job by it, so the same identity never trains twice."""
+    spec: FineTuneSpec = specs.finetunes[name].doc.spec
+    return content_hash(
+        {
+            "recipe": spec.model_dump(mode="json", exclude=set(_NOT_TRAINING)),
+            "data": data_hash,
+            "base": base_model_id(specs, spec),
+            "graders": [grader_hash(specs, g) for g in spec.graders],
+        }
+    )
 
 
 def write_corrections(prompt: PromptSpec, corrections: Sequence[tuple[Item, str]], path: Path) -> TrainingFile:

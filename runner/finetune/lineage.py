@@ -8,7 +8,7 @@ triggers read the last line of a recipe.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,11 @@ def read_lineage(root: Path) -> list[dict[str, Any]]:
     return read_jsonl(lineage_path(root))
 
 
-def last_for(root: Path, recipe: str) -> dict[str, Any] | None:
-    """The latest lineage entry of `recipe` whose training finished (whatever the promotion decided)."""
-    entries = [e for e in read_lineage(root) if e.get("recipe") == recipe and e.get("model_id")]
-    return entries[-1] if entries else None
+def last_of(entries: Sequence[Mapping[str, Any]], recipe: str) -> Mapping[str, Any] | None:
+    """The latest of `entries` (the lineage, oldest first) for `recipe` whose training finished (whatever the
+    promotion decided)."""
+    mine = [e for e in entries if e.get("recipe") == recipe and e.get("model_id")]
+    return mine[-1] if mine else None
 
 
 def last_trained(entry: Mapping[str, Any] | None) -> dt.date | None:

@@ -26,17 +26,17 @@ from runner.errors import FinetuneError
 from runner.finetune import aliases, lineage
 from runner.finetune.backends.base import Backend, JobRequest, JobStatus
 from runner.finetune.backends.registry import make_backend
+from runner.finetune.data import base_model_id, recipe_hash
 from runner.finetune.validate import ValidatedTraining, validate_recipe
 from runner.gate.gate import paired_inputs, result_with_items
 from runner.gate.stats import Comparison, compare, superiority
 from runner.graders.base import GradeContext, Sample
 from runner.graders.openai_json import to_openai
 from runner.graders.registry import grade
-from runner.hashing import content_hash
 from runner.models.resolve import resolve_model
 from runner.specs.common import parse_model_ref
 from runner.specs.finetune import FineTuneSpec
-from runner.specs.loader import SpecSet, load_specs
+from runner.specs.loader import SpecSet, reload_specs
 
 BackendFactory = Callable[[FineTuneSpec, SpecSet], Backend]
 
@@ -71,19 +71,6 @@ def default_backend(spec: FineTuneSpec, specs: SpecSet) -> Backend:
             )
         return make_backend("openai", api_key=key, base_url=model.base_url, cutoff=spec.openai_cutoff)
     return make_backend(spec.backend)
-
-
-def base_model_id(specs: SpecSet, spec: FineTuneSpec) -> str:
-    """The model id training starts from: the alias named in `base_model`, else the Model's `model`."""
-    name, alias = parse_model_ref(spec.base_model)
-    model = specs.models[name].doc.spec
-    return model.resolve(alias) if alias else model.model
-
-
-def recipe_hash(specs: SpecSet, name: str, data_hash: str) -> str:
-    """The job identity: the recipe spec, its training data and the base model id."""
-    spec = specs.finetunes[name].doc.spec
-    return content_hash({"recipe": spec.model_dump(mode="json"), "data": data_hash, "base": base_model_id(specs, spec)})
 
 
 async def _distill_helpers(
@@ -219,7 +206,7 @@ async def retrain(
     promotion = spec.promotion
     challenger_alias = promotion.challenger_alias if promotion else "challenger"
     aliases.set_alias(specs, base_name, challenger_alias, model_id)
-    specs = load_specs([Path(f) for f in specs.files], root=specs.root)
+    specs = reload_specs(specs)
     if promotion is None:
         aliases.prune_adapters(specs, base_name)
         lineage.append(specs.root, entry | {"decision": "trained", "reason": "no promotion rule"})

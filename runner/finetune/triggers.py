@@ -1,14 +1,19 @@
 """Which FineTune recipes must retrain, and why: a pure function of facts gathered beforehand.
 
-`retrain_reasons(spec, facts)` reads no disk and calls nothing; `gather_facts` (in `runner.finetune.facts`) reads
-the committed lineage and metric history, and renders the training data, so `flywheel plan` can show the reasons
-and `flywheel apply` act on exactly the same ones.
+`decide(spec, facts)` reads no disk and calls nothing; `gather` (in `runner.finetune.facts`) reads the committed
+lineage and metric history, and renders the training data, so `flywheel plan` can show the reasons and
+`flywheel apply` act on exactly the same ones.
+
+Triggers say *when* to train; the recipe hash says *what* would be trained. A trigger that fires while the recipe
+hash is the one the last training had (same data, same recipe, same base model) trains nothing: backends find
+jobs by that hash, so it would only find the old job and gate the model against itself. Such a recipe is held,
+with a note in the plan saying what to change, and the plan stays quiet about it (no retrain, no exit 2).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +24,17 @@ from runner.specs.finetune import BaseModelShutdown, DatasetChanged, FineTuneSpe
 class RecipeFacts:
     """What the triggers of one recipe look at."""
 
-    name: str
     data_hash: str
     """The training data's hash now (`runner.finetune.data.training_data_hash`)."""
     last_data_hash: str | None
     """The training data hash of the last training on record (lineage), None if never trained."""
     last_trained: dt.date | None
+    recipe_hash: str
+    """The job identity the recipe would train now (`runner.finetune.data.recipe_hash`)."""
+    last_recipe_hash: str | None
+    """The job identity of the last training on record, None if never trained."""
+    last_job: str | None
+    """The job id of the last training on record."""
     base_model: str
     """Model spec name of the base model."""
     shutdown_date: dt.date | None
@@ -84,7 +94,27 @@ def retrain_reasons(spec: FineTuneSpec, facts: RecipeFacts) -> tuple[str, ...]:
     return tuple(dict.fromkeys(reasons))
 
 
-def due(recipes: Sequence[tuple[str, FineTuneSpec, RecipeFacts]]) -> list[tuple[str, tuple[str, ...]]]:
-    """(recipe, reasons) of every recipe with at least one fired trigger, sorted by name."""
-    out = [(name, retrain_reasons(spec, facts)) for name, spec, facts in recipes]
-    return sorted((name, reasons) for name, reasons in out if reasons)
+@dataclass(frozen=True)
+class Decision:
+    """What the plan says of one recipe."""
+
+    reasons: tuple[str, ...]
+    """The triggers that fired; the recipe retrains when there are any and it is not `held`."""
+    held: str | None = None
+    """Why fired triggers train nothing: this exact recipe has already been trained."""
+
+    @property
+    def retrain(self) -> bool:
+        return bool(self.reasons) and self.held is None
+
+
+def decide(spec: FineTuneSpec, facts: RecipeFacts) -> Decision:
+    """Retrain when a trigger fired and the recipe would train something not trained yet."""
+    reasons = retrain_reasons(spec, facts)
+    if reasons and facts.last_recipe_hash == facts.recipe_hash:
+        held = (
+            f"recipe, training data and base model unchanged since job {facts.last_job}, so there is nothing new "
+            "to train; change the data, the recipe or the base model"
+        )
+        return Decision(reasons, held)
+    return Decision(reasons)

@@ -34,7 +34,7 @@ class Applied:
 
 
 def check_saved_plan(saved: Plan, current: Plan, state: State) -> None:
-    """Refuse a saved plan made against another state, or whose actions differ from a fresh plan."""
+    """Refuse a saved plan made against another state, or whose actions or retrains differ from a fresh plan."""
     if saved.lineage and saved.lineage != state.lineage:
         raise StalePlanError(
             f"saved plan is for state lineage {saved.lineage[:8]}, but the state is {state.lineage[:8] or 'new'}; "
@@ -45,7 +45,8 @@ def check_saved_plan(saved: Plan, current: Plan, state: State) -> None:
             f"saved plan is stale: it was made at state serial {saved.serial}, the state is now at serial "
             f"{state.serial}; run: flywheel plan --out PLAN again"
         )
-    if saved.to_json()["actions"] != current.to_json()["actions"]:
+    fresh = current.to_json()
+    if any(saved.to_json()[key] != fresh[key] for key in ("actions", "retrains")):
         raise StalePlanError("the specs changed since the plan was saved; run: flywheel plan --out PLAN again")
 
 

@@ -60,6 +60,8 @@ class Plan:
     serial: int
     actions: tuple[Action, ...]
     retrains: tuple[Retrain, ...] = ()
+    notes: tuple[str, ...] = ()
+    """Things the plan does not act on but a reader should know (a fired trigger with nothing new to train)."""
 
     @property
     def has_changes(self) -> bool:
@@ -95,6 +97,7 @@ class Plan:
             "estimated_usd": round(self.est_usd, 8),
             "actions": [a.to_json() for a in self.actions],
             "retrains": [r.to_json() for r in self.retrains],
+            "notes": list(self.notes),
         }
 
 

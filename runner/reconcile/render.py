@@ -23,7 +23,8 @@ def plan_text(plan: Plan) -> str:
         lines.append(f"  {SYMBOL[a.type]}  {target}  {a.cells:>6} cells  {'; '.join(a.reasons)}{cost}")
     for r in plan.retrains:
         lines.append(f"  ~  retrain {r.recipe} ({r.method}, backend {r.backend}): {'; '.join(r.reasons)}")
-    if plan.actions or plan.retrains:
+    lines.extend(f"  !  {note}" for note in plan.notes)
+    if plan.actions or plan.retrains or plan.notes:
         lines.append("")
     lines.append(plan.summary())
     return "\n".join(lines)
@@ -40,7 +41,8 @@ def plan_from_json(data: Any, source: Path) -> Plan:
             Retrain(str(r["recipe"]), str(r["backend"]), str(r["method"]), tuple(r["reasons"]))
             for r in data.get("retrains", [])
         )
-        return Plan(str(data["lineage"]), int(data["serial"]), actions, retrains)
+        notes = tuple(str(n) for n in data.get("notes", []))
+        return Plan(str(data["lineage"]), int(data["serial"]), actions, retrains, notes)
     except (KeyError, TypeError, ValueError):
         raise UsageError(f"{source}: not a saved Flywheel plan; write one with: flywheel plan --out {source}") from None
 

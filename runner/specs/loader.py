@@ -280,3 +280,8 @@ def load_specs(paths: Iterable[Path | str], root: Path | None = None) -> SpecSet
     if col.diags:
         raise SpecError(col.diags)
     return specs
+
+
+def reload_specs(specs: SpecSet) -> SpecSet:
+    """The same spec files loaded again (after Flywheel itself edited them, e.g. moved an alias)."""
+    return load_specs([Path(f) for f in specs.files], root=specs.root)

@@ -13,6 +13,7 @@ from runner.finetune.data import (
     build_training_file,
     data_hash,
     item_order,
+    recipe_hash,
     training_data_hash,
     write_corrections,
 )
@@ -228,3 +229,24 @@ def test_corrections_become_an_sft_file_sorted_by_item_id(ft_repo: Path) -> None
         {"role": "user", "content": "Where is my package? Order 1001 has not moved in days."},
         {"role": "assistant", "content": "order_status"},
     ]
+
+
+def test_recipe_hash_is_what_changes_the_trained_model(ft_repo: Path) -> None:
+    spec_file = ft_repo / "specs/triage.yaml"
+    before = recipe_hash(_specs(ft_repo), "triage-rft", "d" * 64)
+    assert recipe_hash(_specs(ft_repo), "triage-rft", "e" * 64) != before  # the training data
+
+    _edit(spec_file, "  operation: eq\n", "  operation: ne\n")  # the reward grader's content, not its name
+    assert recipe_hash(_specs(ft_repo), "triage-rft", "d" * 64) != before
+
+    _edit(spec_file, "  operation: ne\n", "  operation: eq\n")
+    text = spec_file.read_text(encoding="utf-8")
+    spec_file.write_text(
+        text.replace(
+            "  graders: [label-exact]\n  training:",
+            "  graders: [label-exact]\n  triggers:\n    - type: dataset_changed\n  training:",
+            1,
+        )
+    )
+    assert "triggers" in spec_file.read_text(encoding="utf-8")
+    assert recipe_hash(_specs(ft_repo), "triage-rft", "d" * 64) == before  # when to train is not what is trained

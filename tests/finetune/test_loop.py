@@ -147,6 +147,73 @@ def test_changed_training_data_fires_the_trigger_again(repo: Path, capsys: pytes
     assert f"retrain upper-sft (sft, backend fake): training data changed ({first[:8]} -> " in capsys.readouterr().out
 
 
+def test_a_due_schedule_with_nothing_new_to_train_is_held_in_the_plan(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = repo / "specs/specs.yaml"
+    spec.write_text(
+        spec.read_text().replace("    - type: dataset_changed\n", "    - type: schedule\n      every_days: 7\n")
+    )
+    assert main(["apply"]) == 0
+    assert main(["apply"]) == 0  # the eval on the promoted champion; the schedule is not due yet
+    [entry] = _lineage(repo)
+    # Ten days on: the schedule is due, but the recipe and its data are what job <id> was trained on.
+    lineage = repo / "baselines/lineage.jsonl"
+    lineage.write_text(lineage.read_text().replace(entry["trained_at"][:10], "2020-01-01"))
+    capsys.readouterr()
+    assert main(["plan", "--detailed-exitcode"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"  !  retrain upper-sft held: schedule: every 7 days, last trained 2020-01-01; recipe, training data and "
+        f"base model unchanged since job {entry['job_id']}, so there is nothing new to train; change the data, "
+        "the recipe or the base model\n"
+    ) in out
+    assert "No changes" in out
+    assert main(["apply"]) == 0
+    assert len(_lineage(repo)) == 1  # nothing trained, no job gated against itself
+
+    data = repo / "specs/items.jsonl"
+    data.write_text(data.read_text().replace('"label": "AMBER"', '"label": "AMBER!"'))
+    assert main(["plan", "--detailed-exitcode"]) == 2
+    assert "  ~  retrain upper-sft (sft, backend fake): schedule: every 7 days, last trained 2020-01-01\n" in (
+        capsys.readouterr().out
+    )
+
+
+def test_metric_below_its_floor_on_main_fires_from_the_committed_history(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = repo / "specs/specs.yaml"
+    spec.write_text(spec.read_text().replace("    - type: dataset_changed\n", ""))
+    for run, system in enumerate(("in capitals", "in CAPITALS")):  # two runs on main, both under the 0.5 floor
+        spec.write_text(
+            spec.read_text().replace("Answer with the word in capitals.", f"Answer with the word {system}.")
+        )
+        git(repo, "commit", "-qam", f"main {run}")
+        assert main(["apply", "--skip-retrain"]) == 0  # the base model scores 13/40
+        assert main(["baseline", "update"]) == 0  # what continuous-eval does on a push to main
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", f"baselines {run}")
+    assert len((repo / "baselines/history.jsonl").read_text().splitlines()) == 2
+    capsys.readouterr()
+    assert main(["plan"]) == 0
+    assert (
+        "  ~  retrain upper-sft (sft, backend fake): upper/accuracy below its floor in the last 2 runs on main "
+        "(0.325, 0.325)\n"
+    ) in capsys.readouterr().out
+
+
+def test_a_saved_plan_trains_only_the_retrains_it_lists(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--out", "plan.json"]) == 0
+    spec = repo / "specs/specs.yaml"
+    spec.write_text(spec.read_text().replace("    - type: dataset_changed\n", ""))  # no trigger fires now
+    capsys.readouterr()
+    assert main(["apply", "plan.json"]) == 1
+    assert "the specs changed since the plan was saved" in capsys.readouterr().err
+    assert main(["apply", "plan.json", "--skip-retrain"]) == 0  # the evals alone still match the plan
+    assert not (repo / "baselines/lineage.jsonl").exists()
+
+
 def test_nothing_trains_from_a_pull_request(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runner.finetune.triggers import RecipeFacts, due, retrain_reasons
+from runner.finetune.triggers import Decision, RecipeFacts, decide, retrain_reasons
 from runner.specs.finetune import FineTuneSpec
 
 TODAY = dt.date(2026, 11, 23)
@@ -32,10 +32,12 @@ def _history(*values: tuple[float, bool], model: str = "m_at_champion") -> tuple
 
 def _facts(**kw: Any) -> RecipeFacts:
     base: dict[str, Any] = {
-        "name": "r",
         "data_hash": "b" * 64,
         "last_data_hash": "b" * 64,
         "last_trained": TODAY - dt.timedelta(days=3),
+        "recipe_hash": "r2" * 32,
+        "last_recipe_hash": "r1" * 32,
+        "last_job": "job-1",
         "base_model": "m",
         "shutdown_date": None,
         "history": (),
@@ -75,7 +77,23 @@ def test_no_triggers_means_only_by_hand() -> None:
     assert retrain_reasons(_spec(), _facts(last_data_hash=None)) == ()
 
 
-def test_due_lists_recipes_with_a_fired_trigger_by_name() -> None:
-    quiet = ("b", _spec({"type": "dataset_changed"}), _facts())
-    fired = ("a", _spec({"type": "dataset_changed"}), _facts(last_data_hash=None))
-    assert due([quiet, fired]) == [("a", ("never trained",))]
+def test_a_fired_trigger_retrains_a_recipe_that_would_train_something_new() -> None:
+    decision = decide(_spec({"type": "schedule", "every_days": 3}), _facts())
+    assert decision == Decision(("schedule: every 3 days, last trained 2026-11-20",))
+    assert decision.retrain
+
+
+def test_a_fired_trigger_is_held_when_the_recipe_is_trained_as_it_stands() -> None:
+    # Same data, recipe and base model as job-1: a retrain would find job-1 again and gate it against itself.
+    decision = decide(_spec({"type": "schedule", "every_days": 3}), _facts(last_recipe_hash="r2" * 32))
+    assert decision.reasons == ("schedule: every 3 days, last trained 2026-11-20",)
+    assert decision.held == (
+        "recipe, training data and base model unchanged since job job-1, so there is nothing new to train; "
+        "change the data, the recipe or the base model"
+    )
+    assert not decision.retrain
+
+
+def test_quiet_triggers_are_neither_retrained_nor_held() -> None:
+    decision = decide(_spec({"type": "dataset_changed"}), _facts(last_recipe_hash="r2" * 32))
+    assert decision == Decision(()) and not decision.retrain
