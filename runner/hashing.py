@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -21,3 +22,12 @@ def sha256_hex(data: str | bytes) -> str:
 def content_hash(obj: Any) -> str:
     """sha256 of the canonical JSON of `obj`."""
     return sha256_hex(canonical_json(obj))
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in blocks (adapters and training files can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

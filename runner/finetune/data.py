@@ -20,12 +20,11 @@ from jinja2 import TemplateError
 
 from runner.engine.requests import render_messages
 from runner.errors import Diagnostic, TrainingDataError
-from runner.finetune.backends.base import Method
 from runner.fsutil import atomic_write_text
 from runner.hashing import content_hash, sha256_hex
 from runner.specs.common import parse_model_ref
 from runner.specs.datasets import Item
-from runner.specs.finetune import FineTuneSpec, TrainingData
+from runner.specs.finetune import FineTuneSpec, Method, TrainingData
 from runner.specs.hashes import grader_hash
 from runner.specs.loader import SpecSet
 from runner.specs.prompt import PromptSpec

@@ -23,7 +23,6 @@ from jinja2 import TemplateError
 
 from runner.engine.requests import render_messages
 from runner.errors import Diagnostic, TrainingDataError
-from runner.finetune.backends.base import Method
 from runner.finetune.data import (
     Accept,
     ExampleInput,
@@ -37,7 +36,7 @@ from runner.finetune.data import (
 )
 from runner.models.pricing import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count_tokens
 from runner.specs.common import parse_model_ref
-from runner.specs.finetune import MetricBelow
+from runner.specs.finetune import Method, MetricBelow
 from runner.specs.loader import SpecSet, display_path
 from runner.specs.model import Pricing
 

@@ -81,8 +81,9 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, parsed.timestamp() - time.time())
 
 
-def _scrub(text: str, secret: str) -> str:
-    one_line = " ".join(text.split())[:200]
+def scrub(text: str, secret: str | None, limit: int = 200) -> str:
+    """`text` on one line, cut to `limit` characters, with `secret` masked (for errors that echo a request)."""
+    one_line = " ".join(text.split())[:limit]
     return one_line.replace(secret, "***") if secret and len(secret) > 3 else one_line
 
 
@@ -140,7 +141,7 @@ class OpenAIChatClient:
                 status, headers, content = await self._send(path, body)
                 if status >= 400:
                     throttled = status == 429
-                    problem = f"HTTP {status}: {_scrub(content.decode('utf-8', 'replace'), self._key)}"
+                    problem = f"HTTP {status}: {scrub(content.decode('utf-8', 'replace'), self._key)}"
                     wait = _retry_after(headers)
                     retryable = status == 429 or status >= 500 or status in (408, 409)
                 else:
@@ -152,9 +153,9 @@ class OpenAIChatClient:
             except _Timeout:
                 problem, retryable = f"timed out after {self.limits.timeout_s:g}s", True
             except _Connection as exc:
-                problem, retryable = f"connection error: {_scrub(str(exc), self._key)}", True
+                problem, retryable = f"connection error: {scrub(str(exc), self._key)}", True
             except (ValueError, MalformedResponse) as exc:
-                problem, retryable = f"malformed response: {_scrub(str(exc), self._key)}", True
+                problem, retryable = f"malformed response: {scrub(str(exc), self._key)}", True
             await self.limiter.release(throttled=throttled, ok=False)
             if not retryable or attempt >= self.limits.max_retries:
                 tries = f" after {attempt + 1} attempts" if attempt else ""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from runner.errors import FlywheelError
 from runner.specs.model import LOCAL_MODEL_ID
+from runner.subproc import scrubbed_env, stop_group
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = (
@@ -64,16 +64,7 @@ class LocalServer:
 
     def stop(self) -> None:
         """Terminate the server (its whole process group), killing it if it lingers."""
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        stop_group(self.process)
 
 
 def server_command(port: int, lora: Path | None, threads: int) -> list[str]:
@@ -101,7 +92,7 @@ def start_server(log_dir: Path, lora: Path | None = None, timeout_s: float = 120
     port = port or _free_port()
     log = log_dir / f"llama-server-{port}.log"
     threads = max(1, min(os.cpu_count() or 2, 8))
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_KEY", "_TOKEN", "_SECRET"))}
+    env = scrubbed_env()
     with log.open("wb") as fh:
         process = subprocess.Popen(
             server_command(port, lora, threads),

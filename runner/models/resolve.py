@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.hashing import sha256_hex
+from runner.hashing import file_sha256
 from runner.specs.common import parse_model_ref
 from runner.specs.loader import SpecSet
 from runner.specs.model import ModelSpec
@@ -41,5 +41,5 @@ def resolve_model(specs: SpecSet, ref: str) -> ResolvedModel:
     rel = spec.adapters.get(model_id)
     adapter = (located.file.parent / rel).resolve() if rel else None
     # The adapter's content is part of the endpoint, so retraining under the same id invalidates the cache.
-    digest = sha256_hex(adapter.read_bytes())[:16] if adapter else "base"
+    digest = file_sha256(adapter)[:16] if adapter else "base"
     return ResolvedModel(ref, name, model_id, spec, f"local:{model_id}:{digest}", adapter)

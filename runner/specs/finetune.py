@@ -13,6 +13,10 @@ OPENAI_FINE_TUNING_CUTOFF = dt.date(2027, 1, 6)
 """OpenAI stops accepting new self-serve fine-tuning jobs on this date."""
 
 
+Method = Literal["sft", "dpo", "rft", "distill"]
+"""Fine-tuning methods, as OpenAI names them (distill: sft on a teacher's graded answers)."""
+
+
 class TrainingData(StrictModel):
     """Where training examples come from: dataset items rendered through a prompt."""
 
@@ -111,7 +115,7 @@ class Promotion(StrictModel):
 class FineTuneSpec(StrictModel):
     """A retraining recipe."""
 
-    method: Literal["sft", "dpo", "rft", "distill"]
+    method: Method
     """sft: supervised; dpo: preference pairs; rft: reinforcement with graders; distill: SFT on a teacher's
     answers that pass `graders`."""
     base_model: ModelRef

@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from runner.finetune.backends.base import TERMINAL
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CREATED_AT = 1_800_000_000
@@ -303,6 +305,6 @@ class FakeFineTuning:
             job = self._jobs.get(job_id)
             if job is None:
                 return self._not_found(job_id)
-            if job.body["status"] not in ("succeeded", "failed", "cancelled"):
+            if job.body["status"] not in TERMINAL:
                 self._enter(job, "cancelled")
             return web.json_response(dict(job.body))

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 
 from runner.errors import FinetuneError
-from runner.finetune.backends.base import JobRequest, JobStatus, Method
+from runner.finetune.backends.base import JobRequest, JobStatus
 from runner.finetune.backends.local import LocalBackend
-from runner.finetune.backends.local_data import IGNORE, dpo_pairs, sft_examples
+from runner.finetune.backends.local_data import IGNORE, MAX_TOKENS, dpo_pairs, sft_examples
 from runner.finetune.backends.local_job import train_config
-from runner.specs.finetune import Hyperparameters
+from runner.finetune.validate import auto_epochs
+from runner.specs.finetune import Hyperparameters, Method
 
 HASH = "c0ffee12" + "3" * 56
 REPO = Path(__file__).parent.parent.parent
@@ -167,6 +168,9 @@ def test_auto_hyperparameters_and_model_id(tmp_path: Path) -> None:
     assert (config.job_id, config.fine_tuned_model) == ("local-c0ffee1233333333", "smollm2-135m-instruct-ft-c0ffee12")
     dpo = train_config(request(tmp_path, "dpo", n_epochs=1, batch_size=2, beta=0.5), parent_pid=1)
     assert (dpo.method, dpo.n_epochs, dpo.batch_size, dpo.beta) == ("dpo", 1, 2, 0.5)
+    # `auto` epochs follow the number of examples, as the token report printed before training (validate).
+    twelve = "".join(chat(f"message {i}", "other") + "\n" for i in range(12))
+    assert train_config(request(tmp_path, data=twelve), 1).n_epochs == auto_epochs(12) == 9
     suffixed = dataclasses.replace(request(tmp_path), suffix="triage")
     assert train_config(suffixed, 1).fine_tuned_model == "smollm2-135m-instruct-ft-triage-c0ffee12"
 
@@ -233,6 +237,12 @@ def test_dpo_pairs_share_the_prompt_and_train_only_the_answers(tmp_path: Path) -
         (
             '{"messages": [{"role": "user", "content": [{"type": "image_url"}]}, {"role": "assistant", "content": "x"}]}',
             "{path}:1: message content must be text; the local backend trains on text only",
+        ),
+        (
+            json.dumps(
+                {"messages": [{"role": "user", "content": "x" * MAX_TOKENS}, {"role": "assistant", "content": "y"}]}
+            ),
+            "{path}:1: the prompt fills the 2048-token window, so no answer token is trained; shorten it",
         ),
     ],
 )

@@ -16,9 +16,9 @@ import openai
 import pytest
 
 from runner.errors import FinetuneError
-from runner.finetune.backends.base import JobRequest, JobStatus, Method
+from runner.finetune.backends.base import JobRequest, JobStatus
 from runner.finetune.backends.openai import OpenAIBackend
-from runner.specs.finetune import Hyperparameters
+from runner.specs.finetune import Hyperparameters, Method
 from runner.testing.fake_finetune import JobScript
 from runner.testing.fake_openai import FakeOpenAI
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from runner.errors import TrainingDataError
-from runner.finetune.backends.base import Method
 from runner.finetune.data import ExampleInput, training_data_hash
 from runner.finetune.validate import (
     EvalInput,
@@ -24,6 +23,7 @@ from runner.finetune.validate import (
 )
 from runner.models.pricing import count_tokens
 from runner.specs.datasets import Item
+from runner.specs.finetune import Method
 from runner.specs.loader import SpecSet, load_specs
 from runner.specs.model import Pricing
 from tests.conftest import REPO

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from runner.specs.finetune import Hyperparameters
-
-Method = Literal["sft", "dpo", "rft", "distill"]
+from runner.specs.finetune import Hyperparameters, Method
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+DEAD = TERMINAL - {"succeeded"}
+"""Ended without a model: such a job is never reused; the next submit starts a new one."""
 """Statuses after which a job never changes. Any other status string (including ones a provider adds later,
 such as `paused`) means "still going"."""
 

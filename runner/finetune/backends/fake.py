@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from runner.errors import FinetuneError
-from runner.finetune.backends.base import JobRequest, JobStatus, Progress
+from runner.finetune.backends.base import DEAD, JobRequest, JobStatus, Progress
 from runner.fsutil import atomic_write_text
 
 _FILE = "fake-job.json"
@@ -30,7 +30,7 @@ class FakeBackend:
 
     def find(self, request: JobRequest) -> JobStatus | None:
         record = self._load(request)
-        if record is None or record["status"] in ("failed", "cancelled"):
+        if record is None or record["status"] in DEAD:
             return None
         return self._status(record, request)
 

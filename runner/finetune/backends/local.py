@@ -18,7 +18,6 @@ import fcntl
 import importlib.util
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ from runner.finetune.backends.local_job import (
 from runner.fsutil import atomic_write_text
 from runner.hashing import canonical_json
 from runner.specs.model import LOCAL_MODEL_ID
+from runner.subproc import scrubbed_env, stop_group
 
 TRAIN_MODULES = ("torch", "transformers", "peft", "gguf")
 INSTALL_HINT = "run: bash scripts/install (or: pip install 'flywheel-evals[train]')"
@@ -53,7 +53,7 @@ POLL_S = 0.5
 
 
 def _child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_KEY", "_TOKEN", "_SECRET"))}
+    env = scrubbed_env()
     # Everything the child loads is on disk: never let transformers reach for the Hub.
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
     env.update(HF_HUB_DISABLE_PROGRESS_BARS="1", TRANSFORMERS_VERBOSITY="error")
@@ -69,19 +69,6 @@ def _locked(work_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def _log_tail(log: Path) -> str:
@@ -178,7 +165,7 @@ class LocalBackend:
         try:
             metrics = self._follow(request, process, attempt / "metrics.jsonl", progress)
         except BaseException:
-            _stop(process)  # Ctrl-C or a crash here: the job stays `running` and the next wait starts over
+            stop_group(process)  # Ctrl-C or a crash here: the job stays `running` and the next wait starts over
             raise
         found = self.find(request)
         if process.returncode == 0 and found is not None and found.status == "succeeded":

@@ -115,6 +115,11 @@ def _example(tok: ChatTokenizer, messages: list[dict[str, str]], trained: set[in
     tail = _tokens(tok, full[len(seen) :])
     ids += tail
     labels += [IGNORE] * len(tail)
+    if all(label == IGNORE for label in labels[:MAX_TOKENS]):
+        # Nothing left to learn: a batch of only such examples has a NaN loss, found after the whole run.
+        raise FinetuneError(
+            f"{where}: the prompt fills the {MAX_TOKENS}-token window, so no answer token is trained; shorten it"
+        )
     return Example(tuple(ids[:MAX_TOKENS]), tuple(labels[:MAX_TOKENS]))
 
 

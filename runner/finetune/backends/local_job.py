@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -14,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from runner.finetune.backends.base import JobRequest
+from runner.finetune.validate import auto_epochs
 from runner.fsutil import atomic_write_text
-from runner.hashing import canonical_json
+from runner.hashing import canonical_json, file_sha256
 
 NAME = "local"
 RECORD_VERSION = 1
 JOB, RESULT, ADAPTER, LOG, ATTEMPT = "job.json", "result.json", "adapter.gguf", "train.log", "attempt"
-AUTO_EPOCHS, AUTO_BATCH, AUTO_BETA = 3, 4, 0.1
+AUTO_BATCH, AUTO_BETA = 4, 0.1
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,14 @@ def model_id(request: JobRequest) -> str:
 
 
 def train_config(request: JobRequest, parent_pid: int) -> TrainConfig:
-    """Resolve the hyperparameters (`auto`: 3 epochs, batch 4, beta 0.1) into the child's config."""
+    """Resolve the hyperparameters into the child's config. `auto` epochs follow OpenAI's rule for the number of
+    examples (`validate.auto_epochs`, the figure the token report printed); batch 4, beta 0.1."""
     hp = request.hyperparameters
+    if hp.n_epochs == "auto":
+        with request.training_file.open(encoding="utf-8") as fh:
+            n_epochs = auto_epochs(sum(1 for line in fh if line.strip()))
+    else:
+        n_epochs = hp.n_epochs
     return TrainConfig(
         method="dpo" if request.method == "dpo" else "sft",
         training_file=str(request.training_file.resolve()),
@@ -73,7 +79,7 @@ def train_config(request: JobRequest, parent_pid: int) -> TrainConfig:
         job_id=job_id(request.recipe_hash),
         recipe_hash=request.recipe_hash,
         fine_tuned_model=model_id(request),
-        n_epochs=AUTO_EPOCHS if hp.n_epochs == "auto" else hp.n_epochs,
+        n_epochs=n_epochs,
         batch_size=AUTO_BATCH if hp.batch_size == "auto" else hp.batch_size,
         learning_rate=hp.learning_rate,
         beta=AUTO_BETA if hp.beta == "auto" else hp.beta,
@@ -82,14 +88,6 @@ def train_config(request: JobRequest, parent_pid: int) -> TrainConfig:
         seed=hp.seed,
         parent_pid=parent_pid,
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def publish(work_dir: Path, adapter: Path, record: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from runner.errors import FlywheelError
 from runner.finetune.backends.local_data import IGNORE, Example, dpo_pairs, sft_examples
-from runner.finetune.backends.local_job import ADAPTER, TrainConfig, publish
+from runner.finetune.backends.local_job import ADAPTER, NAME, TrainConfig, publish
 from runner.finetune.backends.lora_gguf import LlamaShape, LoraPair, write_lora_gguf
 from runner.models.local import base_weights
 
@@ -174,7 +174,7 @@ def train(config: TrainConfig, attempt: Path) -> None:
     shape = LlamaShape(cfg.num_hidden_layers, cfg.num_attention_heads, cfg.num_key_value_heads)
     write_lora_gguf(attempt / ADAPTER, lora_pairs(model), config.lora_alpha, shape)
     record = {
-        "backend": "local",
+        "backend": NAME,
         "job_id": config.job_id,
         "recipe_hash": config.recipe_hash,
         "fine_tuned_model": config.fine_tuned_model,

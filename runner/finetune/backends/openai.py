@@ -17,7 +17,6 @@ The API key never appears in a message, an event or a JobStatus.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +27,9 @@ from typing import Any
 import openai
 
 from runner.errors import FinetuneError
-from runner.finetune.backends.base import JobRequest, JobStatus, Progress
+from runner.finetune.backends.base import DEAD, JobRequest, JobStatus, Progress
+from runner.hashing import sha256_hex
+from runner.models.client import scrub
 from runner.specs.finetune import OPENAI_FINE_TUNING_CUTOFF
 
 HASH_KEY = "flywheel_recipe_hash"
@@ -38,7 +39,6 @@ POLL_CAP_S = 60.0
 CREATE_ATTEMPTS = 3
 POLL_ERRORS = 5
 """Consecutive failed polls tolerated before `wait` gives up (the job itself keeps running)."""
-_DEAD = frozenset({"failed", "cancelled"})
 _METHOD_TYPE = {"sft": "supervised", "distill": "supervised", "dpo": "dpo", "rft": "reinforcement"}
 
 
@@ -88,7 +88,7 @@ class OpenAIBackend:
         )
         # Filter again here: a server that ignores the metadata filter must not hand us someone else's job.
         mine = [j for j in jobs if (j.get("metadata") or {}).get(HASH_KEY) == request.recipe_hash]
-        usable = [j for j in mine if j.get("status") not in _DEAD]
+        usable = [j for j in mine if j.get("status") not in DEAD]
         if not usable:
             return None
         return self._status(max(usable, key=lambda j: int(j.get("created_at") or 0)), request)
@@ -200,7 +200,7 @@ class OpenAIBackend:
     def _upload(self, request: JobRequest, path: Path, role: str) -> str:
         """The id of a `fine-tune` file with these bytes: an existing one found by name, else a new upload."""
         content = path.read_bytes()
-        filename = f"flywheel-{hashlib.sha256(content).hexdigest()[:16]}-{role}.jsonl"
+        filename = f"flywheel-{sha256_hex(content)[:16]}-{role}.jsonl"
         problem = ""
         what = f"FineTune/{request.recipe}: uploading {path.name}"
         for attempt in range(CREATE_ATTEMPTS):
@@ -304,9 +304,7 @@ class OpenAIBackend:
         return self._scrub(text)
 
     def _scrub(self, text: str) -> str:
-        key = self._client.api_key
-        one_line = " ".join(str(text).split())[:300]
-        return one_line.replace(key, "***") if key and len(key) > 3 else one_line
+        return scrub(str(text), self._client.api_key, limit=300)
 
     def _scrubbed(self, value: Any) -> Any:
         if isinstance(value, str):
