@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -50,11 +50,11 @@ def _base_specs(head: SpecSet, sha: str, ref: str, spec_paths: Sequence[Path]) -
         ) from None
 
 
-def exit_code(report: GateReport, fail_on_inconclusive: bool = False) -> int:
-    """3 on a regression, 4 when inconclusive and the policy (or `--fail-on-inconclusive`) says fail, else 0."""
+def exit_code(report: GateReport) -> int:
+    """3 on a regression, 4 when inconclusive and the policy says fail, else 0."""
     if report.verdict == "FAIL":
         return ExitCode.REGRESSION
-    if report.fails_on_inconclusive or (fail_on_inconclusive and report.verdict == "INCONCLUSIVE"):
+    if report.fails_on_inconclusive:
         return ExitCode.INCONCLUSIVE
     return ExitCode.OK
 
@@ -72,6 +72,9 @@ def gate(args: GateArgs, out: Console, err: Console) -> int:
             report = asyncio.run(_run(head, base, args, sha, state_dir, err))
     finally:
         shutil.rmtree(tree, ignore_errors=True)
+    if args.fail_on_inconclusive:
+        # The policy itself becomes `fail`, so the reports (annotations, JUnit) say what the exit code does.
+        report = replace(report, evals=tuple(replace(e, on_inconclusive="fail") for e in report.evals))
     folder = args.report_dir or state_dir / "gate"
     folder.mkdir(parents=True, exist_ok=True)
     markdown = fmt.markdown(report)
@@ -92,7 +95,7 @@ def gate(args: GateArgs, out: Console, err: Console) -> int:
             out.print(line, markup=False, highlight=False)
     else:
         out.print(text, markup=False, highlight=False, end="")
-    return exit_code(report, args.fail_on_inconclusive)
+    return exit_code(report)
 
 
 async def _run(head: SpecSet, base: SpecSet, args: GateArgs, sha: str, state_dir: Path, err: Console) -> GateReport:

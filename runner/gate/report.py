@@ -188,6 +188,7 @@ def as_json(report: GateReport) -> dict[str, Any]:
                 "verdict": g.verdict,
                 "base_source": g.base_source,
                 "note": g.note,
+                "on_inconclusive": g.on_inconclusive,
                 "n_paired": g.n_paired,
                 "cost_usd": round(g.cost_usd, 8),
                 "spec": {"file": g.spec_file, "line": g.spec_line},

@@ -88,6 +88,10 @@ def test_fail_on_inconclusive_flag_exits_4(repo: Path) -> None:
     assert main(["gate", "--base", "main", "--no-cache"]) == 0
     assert _report(repo)["verdict"] == "INCONCLUSIVE"
     assert main(["gate", "--base", "main", "--no-cache", "--fail-on-inconclusive"]) == 4
+    # The reports agree with the exit code: the policy became `fail`, so JUnit counts failures, not skips.
+    words = next(e for e in _report(repo)["evals"] if e["eval"] == "words")
+    assert words["on_inconclusive"] == "fail"
+    assert 'failures="2" skipped="0"' in (repo / ".flywheel/gate/junit.xml").read_text()  # both metrics
 
 
 def test_regressing_pr_fails_with_exit_3(repo: Path, server: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,6 +49,18 @@ def test_pr_that_edits_its_baselines_and_threshold_still_fails(sandbox: Sandbox)
     assert "baselines/words/fake.json edited" in run.summary
 
 
+def test_pr_that_changes_no_eval_calls_no_model(sandbox: Sandbox, server: FakeOpenAI) -> None:
+    (sandbox.repo / "NOTES.md").write_text("docs only\n")
+    sandbox.commit("docs")
+    assert not (sandbox.repo / ".flywheel").exists()  # a fresh runner: no state, no cached answers
+    before = server.count
+    run = sandbox.act("pull_request", "pr-evals.yml", pr_event(sandbox))
+    assert run.code == 0, run.log
+    assert server.count == before, "unchanged evals must not be re-run on a pull request"
+    assert run.report()["verdict"] == "PASS"
+    assert "not re-run" in run.summary
+
+
 def test_push_to_main_publishes_baselines(sandbox: Sandbox) -> None:
     git(sandbox.repo, "checkout", "-q", "main")
     sandbox.edit("specs/eval.yaml", "content: Repeat the word.", "content: Always repeat the word.")
