@@ -251,6 +251,13 @@ def build_training_file(
     return write_training_file(rows.examples, specs.finetunes[name].doc.spec.method, path, rows.dropped)
 
 
+def build_inputs_file(specs: SpecSet, name: str, path: Path) -> TrainingFile:
+    """The training inputs of FineTune `name` without answers (for distill: what the teacher would be asked),
+    written to `path`, so they can be checked before anything is spent on answers."""
+    rows = _rows(specs, name, "training", None, None, inputs_only=True)
+    return write_training_file(rows.examples, specs.finetunes[name].doc.spec.method, path)
+
+
 def training_data_hash(specs: SpecSet, name: str) -> str:
     """Hash of the rendered training data + method, for the `dataset_changed` trigger. It covers the rows used
     (split, first `max_examples`), the prompt and the completion/rejected templates, nothing else. distill

@@ -29,6 +29,7 @@ from runner.finetune.data import (
     Part,
     Teacher,
     TrainingFile,
+    build_inputs_file,
     build_training_file,
     data_hash,
     fingerprint,
@@ -424,6 +425,17 @@ def validate_recipe(
     elif spec.method == "rft" and spec.backend == "openai":
         message = "method 'rft' on the openai backend needs `validation:`; add a validation split"
         diags.append(Diagnostic(loc.shown, loc.line_of(("spec",)), None, f"FineTune/{name} -> spec", message))
+    evals = judging_evals(specs, name)
+    eval_inputs = collect_eval_inputs(specs, evals)
+    if spec.method == "distill" and teacher is not None:
+        # The teacher is paid per item: refuse contaminated inputs before asking it anything.
+        try:
+            probe = build_inputs_file(specs, name, work_dir / "train.inputs.jsonl")
+        except TrainingDataError as exc:
+            raise TrainingDataError([*diags, *exc.diagnostics]) from None
+        leaks = check_contamination(probe.inputs, eval_inputs, file=display_path(probe.path))
+        if leaks:
+            raise TrainingDataError([*diags, *leaks])
     for part, filename, minimum in parts:
         try:
             tf = build_training_file(specs, name, work_dir / filename, part=part, teacher=teacher, accept=accept)
@@ -432,11 +444,10 @@ def validate_recipe(
             continue
         built[part] = tf
         diags.extend(validate_training_file(tf.path, spec.method, min_examples=minimum))
-    evals = judging_evals(specs, name)
     training = built.get("training")
     if training is not None:
         shown = display_path(training.path)
-        diags.extend(check_contamination(training.inputs, collect_eval_inputs(specs, evals), file=shown))
+        diags.extend(check_contamination(training.inputs, eval_inputs, file=shown))
         if "validation" in built:
             diags.extend(check_overlap(training, built["validation"]))
     if diags or training is None:

@@ -405,6 +405,22 @@ def test_distill_recipe_passes_with_a_teacher(ft_repo: Path) -> None:
     assert result.data_hash == training_data_hash(specs, "triage-distill")
 
 
+def test_contaminated_distill_inputs_are_refused_before_the_teacher_is_asked(ft_repo: Path) -> None:
+    _edit(ft_repo / "specs" / "tickets.jsonl", T05, DUPLICATE_OF_T01)
+    asked: list[str] = []
+
+    def teacher(messages: list[dict[str, str]]) -> str:
+        asked.append(messages[-1]["content"])
+        return "other"
+
+    with pytest.raises(TrainingDataError) as info:
+        validate_recipe(_specs(ft_repo), "triage-distill", WORK, teacher=teacher)
+    assert asked == []  # not one paid call
+    assert [d.headline() for d in info.value.diagnostics] == [
+        line.replace("ft/train.jsonl", "ft/train.inputs.jsonl") for line in CONTAMINATED
+    ]
+
+
 def test_the_real_triage_recipe_is_clean(tmp_path: Path) -> None:
     specs = load_specs([REPO / "specs"])
     result = validate_recipe(specs, "triage-sft", tmp_path / "work")
