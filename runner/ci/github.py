@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -94,7 +95,9 @@ class GitHub:
     def upsert_issue(self, title: str, body: str, marker: str, label: str) -> Upserted:
         """Edit the open issue labelled `label` that carries `marker`, or open one."""
         body = _with_marker(body, marker)
-        for issue in self._pages(f"/repos/{self.repo}/issues?state=open&labels={label}&per_page=100"):
+        for issue in self._pages(
+            f"/repos/{self.repo}/issues?state=open&labels={urllib.parse.quote(label, safe='')}&per_page=100"
+        ):
             if marker in (issue.get("body") or "") and "pull_request" not in issue:
                 data, _ = self._call(
                     "PATCH", f"/repos/{self.repo}/issues/{issue['number']}", {"title": title, "body": body}

@@ -19,7 +19,6 @@ from runner.errors import ExitCode, UsageError
 from runner.gate.report import MARKER
 
 DRIFT_MARKER = "<!-- flywheel-drift -->"
-DRIFT_LABEL = "flywheel-drift"
 
 
 def _client(env: Mapping[str, str]) -> GitHub:
@@ -53,9 +52,9 @@ def _is_fork(event: Mapping[str, Any]) -> bool:
     return bool(head.get("fork")) or (bool(head) and head.get("full_name") != base.get("full_name"))
 
 
-def ci_comment(body_file: Path, out: Console, err: Console, env: Mapping[str, str] | None = None) -> int:
+def ci_comment(body_file: Path, out: Console, err: Console) -> int:
     """Create or edit the pull request's one Flywheel comment (found by its marker)."""
-    env = os.environ if env is None else env
+    env = os.environ
     body = _body(body_file)
     event = _event(env)
     number = (event.get("pull_request") or {}).get("number")
@@ -78,9 +77,8 @@ def ci_comment(body_file: Path, out: Console, err: Console, env: Mapping[str, st
     return ExitCode.OK
 
 
-def ci_issue(title: str, body_file: Path, label: str, out: Console, env: Mapping[str, str] | None = None) -> int:
+def ci_issue(title: str, body_file: Path, label: str, out: Console) -> int:
     """Open, or edit, the one open issue labelled `label` that carries the drift marker."""
-    env = os.environ if env is None else env
-    done = _client(env).upsert_issue(title, _body(body_file), DRIFT_MARKER, label)
+    done = _client(os.environ).upsert_issue(title, _body(body_file), DRIFT_MARKER, label)
     out.print(f"{done.action} issue #{done.id} {done.url}".rstrip(), markup=False, highlight=False)
     return ExitCode.OK

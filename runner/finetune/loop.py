@@ -73,7 +73,7 @@ def default_backend(spec: FineTuneSpec, specs: SpecSet) -> Backend:
     return make_backend(spec.backend)
 
 
-async def _distill_helpers(
+def _distill_helpers(
     specs: SpecSet, spec: FineTuneSpec, caller: Caller, loop: asyncio.AbstractEventLoop
 ) -> tuple[Callable[..., str], Callable[..., bool]]:
     """Blocking teacher and grader callables for `validate_recipe`, which runs in a worker thread: each call is
@@ -107,7 +107,7 @@ async def prepare(specs: SpecSet, name: str, caller: Caller, work_root: Path) ->
     spec = specs.finetunes[name].doc.spec
     work = work_root / name / "data"
     if spec.method == "distill":
-        ask, accept = await _distill_helpers(specs, spec, caller, asyncio.get_running_loop())
+        ask, accept = _distill_helpers(specs, spec, caller, asyncio.get_running_loop())
         return await asyncio.to_thread(validate_recipe, specs, name, work, teacher=ask, accept=accept)
     return await asyncio.to_thread(validate_recipe, specs, name, work)
 
@@ -126,9 +126,9 @@ def _grader_json(specs: SpecSet, spec: FineTuneSpec) -> dict[str, Any] | None:
     ]
     if len(graders) == 1:
         return graders[0]
-    weights = " + ".join(f"{g['name']}" for g in graders)
+    total = " + ".join(f"{g['name']}" for g in graders)  # the mean of the graders' scores
     return {"type": "multi", "name": spec.graders[0], "graders": {g["name"]: g for g in graders},
-            "calculate_output": f"({weights}) / {len(graders)}"}  # fmt: skip
+            "calculate_output": f"({total}) / {len(graders)}"}  # fmt: skip
 
 
 async def retrain(

@@ -173,6 +173,17 @@ def test_drift_issue_is_opened_once_then_updated(
     ]
 
 
+def test_a_label_with_spaces_is_escaped_in_the_query(
+    github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _env(monkeypatch, tmp_path, github)
+    report = tmp_path / "report.md"
+    report.write_text("moved\n")
+    assert main(["ci", "issue", "--title", "t", "--body-file", str(report), "--label", "model drift&x"]) == 0
+    assert ("GET", "/repos/acme/app/issues?state=open&labels=model%20drift%26x&per_page=100") in github.calls
+    assert github.issues[0]["labels"] == ["model drift&x"]
+
+
 def test_missing_environment_is_a_clean_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
