@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fail-on-inconclusive",
         action="store_true",
-        help="exit 4 on an INCONCLUSIVE verdict whatever the Evals' on_inconclusive policy says",
+        help="treat every Eval as on_inconclusive: fail (exit 4; the reports and annotations say so too)",
     )
     p.add_argument(
         "--report-dir",
