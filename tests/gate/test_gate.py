@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +11,6 @@ import pytest
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI
 from tests.conftest import copy_fixture, git
-from tests.engine.conftest import echo_even
-
-
-def responder(body: dict[str, Any]) -> str:
-    """Echo-even, unless the system prompt says 'Never' (all wrong) or 'Always' (all right)."""
-    system = str(body["messages"][0]["content"])
-    word = str(body["messages"][-1]["content"]).split()[-1]
-    if "Never" in system:
-        return "wrong"
-    if "Always" in system:
-        return word
-    return echo_even(body)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(responder=responder) as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,9 @@ import pytest
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI
 from tests.conftest import REPO, copy_fixture, git
-from tests.gate.test_gate import responder
+from tests.gate import conftest as gate_fixtures
 
+server = gate_fixtures.server  # the gate tests' fake model, as a fixture here too
 BIN = Path(sys.executable).parent
 ACT = BIN / "act"
 STUB_ACTION = "name: offline stand-in\ndescription: act fetches remote actions at set-up, even skipped ones\nruns:\n  using: composite\n  steps:\n    - shell: bash\n      run: echo stand-in\n"
@@ -93,12 +93,6 @@ class Sandbox:
         # act echoes each step summary as `Summary - <first line>` followed by its other lines unprefixed.
         summary = "\n".join(m.group(1) for m in re.finditer(r"Summary - (.*(?:\n(?!\[).*)*)", log))
         return ActRun(proc.returncode, log, summary, reports)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(responder=responder) as fake:
-        yield fake
 
 
 @pytest.fixture
