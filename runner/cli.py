@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--adapter", type=Path, help="a LoRA adapter (GGUF) to serve on top of the base model")
 
-    p = sub.add_parser("schema", help="write the JSON Schemas of the spec kinds (or --check them)")
+    p = sub.add_parser("schema", help="write the JSON Schemas of the spec kinds and result documents (or --check them)")
     p.add_argument("--out", type=Path, default=Path("schemas"), help="folder to write (default: schemas/)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when the schemas are out of date")
     return parser

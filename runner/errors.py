@@ -100,6 +100,10 @@ class ReplayMissError(FlywheelError):
     """`--replay` found no recorded response for a request; nothing was sent."""
 
 
+class DocumentError(FlywheelError):
+    """A result document or baseline cannot be read: damaged, foreign, or written by another Flywheel version."""
+
+
 class FinetuneError(FlywheelError):
     """A fine-tuning job cannot be started or failed: invalid training data, a refused backend, a failed job."""
 

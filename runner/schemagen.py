@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from runner.documents.results import BaselineFile, ResultFile
 from runner.fsutil import atomic_write_text
 from runner.specs.kinds import KINDS
 
@@ -35,10 +38,21 @@ def combined_schema() -> dict[str, Any]:
     }
 
 
+DOCUMENTS: dict[str, type[BaseModel]] = {"result.schema.json": ResultFile, "baseline.schema.json": BaselineFile}
+"""Documents Flywheel writes (not specs): result documents and baselines."""
+
+
+def document_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of a document Flywheel writes (`result.schema.json`, `baseline.schema.json`)."""
+    schema = DOCUMENTS[name].model_json_schema(by_alias=True)
+    return {"$schema": SCHEMA_DIALECT, "$id": name, **schema}
+
+
 def render_all() -> dict[str, str]:
     """File name -> canonical text for every schema file."""
     out = {file_name(k): kind_schema(k) for k in KINDS}
     out[COMBINED] = combined_schema()
+    out |= {name: document_schema(name) for name in DOCUMENTS}
     return {name: json.dumps(schema, indent=2, ensure_ascii=False) + "\n" for name, schema in out.items()}
 
 

@@ -6,14 +6,21 @@ provenance, metric summaries and one line per item holding only its scores (no m
 
 from __future__ import annotations
 
-import json
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from runner.baselines.ledger import FOLDER, append_unique, history_path
-from runner.engine.results import read_result, write_result
+from runner.documents.io import (
+    BaselineDocument,
+    ScoredDocument,
+    iter_items,
+    parse_baseline,
+    read_header,
+    write_document,
+)
+from runner.documents.results import BaselineHeader, BaselineItem, ResultHeader
 from runner.errors import FlywheelError
 
 """`baselines/history.jsonl`: one line per (eval, model, commit) baseline written on main, oldest first. It feeds
@@ -28,37 +35,28 @@ def baseline_path(root: Path, eval_name: str, model_slug: str) -> Path:
     return root / FOLDER / eval_name / f"{model_slug}.json"
 
 
-def write_baseline(path: Path, result: Mapping[str, Any]) -> None:
-    """Write the baseline of one result document."""
-    header = {
-        "kind": "Baseline",
-        "eval": result["eval"],
-        "run_id": result.get("run_id"),
-        "model": result["model"],
-        "dataset": result["dataset"],
-        "split": result["split"],
-        "repeats": result["repeats"],
-        "reduce": result["reduce"],
-        "metrics": result["metrics"],
-        "provenance": result["provenance"],
-    }
-    write_result(path, header, ({"id": i["id"], "scores": i["scores"]} for i in result["items"]))
+def write_baseline(path: Path, result_file: Path) -> ResultHeader:
+    """Write the baseline of the result document at `result_file` (items streamed); return its header."""
+    result = read_header(result_file)
+    header = BaselineHeader.model_validate(
+        result.model_dump(include=set(BaselineHeader.model_fields) - {"kind", "version"})
+    )
+    write_document(path, header, (BaselineItem(id=i.id, scores=i.scores) for i in iter_items(result_file)))
+    return result
 
 
-def history_entry(result: Mapping[str, Any], slug: str) -> dict[str, Any]:
+def history_entry(result: ResultHeader, slug: str) -> dict[str, Any]:
     """The trend line of one result: when (commit), what (eval, model), and each metric's value and n."""
-    git_info = result["provenance"].get("git") or {}
     return {
-        "commit": git_info.get("commit"),
-        "created": result["provenance"].get("created"),
-        "eval": result["eval"],
+        "commit": result.provenance.git.commit,
+        "created": result.provenance.created,
+        "eval": result.eval,
         "model": slug,
-        "model_id": result["model"]["id"],
+        "model_id": result.model.id,
         "metrics": {
-            name: {"value": m["value"], "n": m["n"], "floor_ok": m.get("floor_ok")}
-            for name, m in sorted(result["metrics"].items())
+            name: {"value": m.value, "n": m.n, "floor_ok": m.floor_ok} for name, m in sorted(result.metrics.items())
         },
-        "run_id": result.get("run_id"),
+        "run_id": result.run_id,
     }
 
 
@@ -76,9 +74,8 @@ def update_from_results(root: Path, results_dir: Path, evals: set[str] | None = 
         eval_name = result_file.parent.name
         if evals is not None and eval_name not in evals:
             continue
-        result = read_result(result_file)
         path = baseline_path(root, eval_name, result_file.stem)
-        write_baseline(path, result)
+        result = write_baseline(path, result_file)
         written.append(path)
         entries.append(history_entry(result, result_file.stem))
     if entries and _append_history(root, entries):
@@ -97,18 +94,17 @@ def git(root: Path, *args: str) -> str:
     return proc.stdout
 
 
-def read_at(root: Path, ref: str, rel: str) -> dict[str, Any] | None:
-    """The JSON file `rel` as it is on `ref`, or None when it does not exist there."""
+def read_at(root: Path, ref: str, rel: str) -> BaselineDocument | None:
+    """The baseline `rel` as it is on `ref`, or None when it does not exist there."""
     listing = git(root, "ls-tree", "--name-only", ref, "--", rel)
     if not listing.strip():
         return None
-    data = json.loads(git(root, "show", f"{ref}:{rel}"))
-    return data if isinstance(data, dict) else None
+    return parse_baseline(git(root, "show", f"{ref}:{rel}"), f"{rel} on {ref}")
 
 
-def item_scores(baseline: Mapping[str, Any], metric: str) -> Iterator[tuple[str, float, float]]:
+def item_scores(doc: ScoredDocument, metric: str) -> Iterator[tuple[str, float, float]]:
     """(item id, score, pass value) of `metric` for each item of a baseline or result document."""
-    for item in baseline["items"]:
-        entry = item["scores"].get(metric)
+    for item in doc.items:
+        entry = item.scores.get(metric)
         if entry is not None:
-            yield item["id"], float(entry["score"]), float(entry["pass"])
+            yield item.id, entry.score, entry.pass_

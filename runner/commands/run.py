@@ -22,8 +22,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from runner.documents.io import document_json, read_result
 from runner.engine.calls import caller_session
-from runner.engine.results import read_result
 from runner.engine.run import ModelRun, RunOptions, run_eval
 from runner.errors import ExitCode, UsageError
 from runner.specs.diagnostics import did_you_mean
@@ -104,7 +104,7 @@ def run(args: RunArgs, out: Console, err: Console) -> int:
     options = RunOptions(state_dir, args.limit, args.repeats, args.models)
     runs = asyncio.run(_run(specs, args, options, err))
     if args.as_json:
-        documents = [read_result(r.path) for r in runs]
+        documents = [document_json(read_result(r.path)) for r in runs]
         out.print(json.dumps(documents, indent=2, sort_keys=True), markup=False, highlight=False)
     else:
         print_results(out, runs)
@@ -132,18 +132,17 @@ def results_table(runs: list[ModelRun]) -> Table:
     for col in ("eval", "model", "metric", "value", "95% CI", "n", "floor", "cost", "new"):
         table.add_column(col, justify="right" if col in ("value", "n", "cost", "new") else "left", no_wrap=True)
     for r in runs:
-        usage = r.result["usage"]
-        for name, m in r.result["metrics"].items():
-            floor = {None: "-", True: "ok", False: "BROKEN"}[m["floor_ok"]]
+        for name, m in r.result.metrics.items():
+            floor = {None: "-", True: "ok", False: "BROKEN"}[m.floor_ok]
             table.add_row(
-                r.result["eval"],
+                r.result.eval,
                 r.model.ref,
                 name,
-                f"{m['value']:.3f}",
-                f"[{m['ci_low']:.3f}, {m['ci_high']:.3f}]",
-                str(m["n"]),
+                f"{m.value:.3f}",
+                f"[{m.ci_low:.3f}, {m.ci_high:.3f}]",
+                str(m.n),
                 floor,
-                f"${usage['cost_usd']:.4f}",
-                f"{r.new_cells}/{r.result['completed_cells']}",
+                f"${r.result.usage.cost_usd:.4f}",
+                f"{r.new_cells}/{r.result.completed_cells}",
             )
     return table

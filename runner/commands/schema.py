@@ -1,4 +1,4 @@
-"""`flywheel schema`: write the JSON Schemas of every spec kind, or check they are up to date."""
+"""`flywheel schema`: write the JSON Schemas of every spec kind and result document, or check they are up to date."""
 
 from __future__ import annotations
 

@@ -12,13 +12,24 @@ from typing import Any, Protocol
 
 from jinja2 import TemplateError
 
+from runner.documents.io import write_document
+from runner.documents.results import (
+    GitInfo,
+    Hashes,
+    ItemRecord,
+    MetricResult,
+    ModelInfo,
+    Provenance,
+    ResultHeader,
+    Score,
+    Usage,
+)
 from runner.engine.calls import Caller
 from runner.engine.estimate import Estimate, estimate_run, is_free
 from runner.engine.judge import EngineJudge
 from runner.engine.metrics import ItemScore, reduce_repeats, summarise
 from runner.engine.provenance import provenance
 from runner.engine.requests import build_request, render_messages, sampling
-from runner.engine.results import metric_json, write_result
 from runner.errors import BudgetError, FlywheelError, ProviderError
 from runner.graders.base import GradeContext, GradeResult, Sample
 from runner.graders.registry import FATAL_STATUS, grade
@@ -56,7 +67,7 @@ class ModelRun:
     """The outcome of one (eval, model) run."""
 
     model: ResolvedModel
-    result: dict[str, Any]
+    result: ResultHeader
     path: Path
     estimate: Estimate
     new_cells: int = 0
@@ -185,11 +196,11 @@ async def _run_model(
 
     result = _summarise(specs, plan, caller, estimate)
     path = options.state_dir / "results" / plan.eval_name / f"{plan.model.slug}.json"
-    write_result(path, result, _item_lines(caller, plan))
+    write_document(path, result, _item_lines(caller, plan))
     if stopped:
         raise BudgetError(
             f"Eval '{plan.eval_name}' on {plan.model.ref}: budget reached after ${caller.spend.usd:.4f}; "
-            f"{result['completed_cells']} of {total} cells done, results so far in {path}; run again to resume "
+            f"{result.completed_cells} of {total} cells done, results so far in {path}; run again to resume "
             "(done cells are not re-sent)"
         )
     return ModelRun(plan.model, result, path, estimate, len(new_cells))
@@ -290,21 +301,21 @@ def _item_scores(plan: _Plan, records: list[dict[str, Any]]) -> dict[str, ItemSc
     return out
 
 
-def _item_lines(caller: Caller, plan: _Plan) -> Iterator[dict[str, Any]]:
+def _item_lines(caller: Caller, plan: _Plan) -> Iterator[ItemRecord]:
     for item_id, records in _reduced(caller, plan):
         scores = _item_scores(plan, records)
         first = records[0]
-        yield {
-            "id": item_id,
-            "scores": {k: {"score": round(v.score, 6), "pass": round(v.pass_value, 6)} for k, v in scores.items()},
-            "output": first.get("output"),
-            "error": next((r["error"] for r in records if r["error"]), None),
-            "repeats": len(records),
-            "cost_usd": round(sum(r.get("cost_usd", 0.0) for r in records), 8),
-        }
+        yield ItemRecord(
+            id=item_id,
+            scores={k: Score(score=round(v.score, 6), pass_=round(v.pass_value, 6)) for k, v in scores.items()},
+            output=first.get("output"),
+            error=next((r["error"] for r in records if r["error"]), None),
+            repeats=len(records),
+            cost_usd=round(sum(r.get("cost_usd", 0.0) for r in records), 8),
+        )
 
 
-def _summarise(specs: SpecSet, plan: _Plan, caller: Caller, estimate: Estimate) -> dict[str, Any]:
+def _summarise(specs: SpecSet, plan: _Plan, caller: Caller, estimate: Estimate) -> ResultHeader:
     per_metric: dict[str, list[ItemScore]] = {m.name: [] for m in plan.spec.metrics}
     cells = prompt_tokens = completion_tokens = errors = cached = 0
     cost = latency = 0.0
@@ -330,33 +341,49 @@ def _summarise(specs: SpecSet, plan: _Plan, caller: Caller, estimate: Estimate) 
             bounds.lower if bounds else None,
             bounds.upper if bounds else None,
         )
-        metrics[metric.name] = {**metric_json(summary), "grader": metric.grader, "direction": metric.direction}
+        metrics[metric.name] = MetricResult(
+            aggregate=summary.aggregate,
+            value=round(summary.value, 6),
+            n=summary.n,
+            ci_low=round(summary.ci_low, 6),
+            ci_high=round(summary.ci_high, 6),
+            ci_method=summary.method,
+            errors=summary.errors,
+            floor_ok=summary.floor_ok,
+            grader=metric.grader,
+            direction=metric.direction,
+        )
     prompt = specs.prompts[plan.spec.prompt].doc.spec
-    return {
-        "kind": "EvalResult",
-        "eval": plan.eval_name,
-        "run_id": plan.run_id,
-        "model": {
-            "ref": plan.model.ref,
-            "id": plan.model.model_id,
-            "endpoint": plan.model.endpoint,
-            "sampling": sampling(plan.model.spec, prompt.parameters.model_dump(exclude_none=True)),
-        },
-        "dataset": plan.spec.dataset,
-        "split": plan.spec.split,
-        "repeats": plan.repeats,
-        "reduce": plan.spec.reduce,
-        "n_items": len(plan.items),
-        "completed_cells": cells,
-        "metrics": metrics,
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "cost_usd": round(cost, 8),
-            "cached_cells": cached,
-            "errors": errors,
-            "mean_latency_s": round(latency / cells, 4) if cells else 0.0,
-            "estimate_usd": round(estimate.usd, 8),
-        },
-        "provenance": {**provenance(specs.root), "hashes": plan.hashes},
-    }
+    made = provenance(specs.root)
+    return ResultHeader(
+        eval=plan.eval_name,
+        run_id=plan.run_id,
+        model=ModelInfo(
+            ref=plan.model.ref,
+            id=plan.model.model_id,
+            endpoint=plan.model.endpoint,
+            sampling=sampling(plan.model.spec, prompt.parameters.model_dump(exclude_none=True)),
+        ),
+        dataset=plan.spec.dataset,
+        split=plan.spec.split,
+        repeats=plan.repeats,
+        reduce=plan.spec.reduce,
+        n_items=len(plan.items),
+        completed_cells=cells,
+        metrics=metrics,
+        usage=Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=round(cost, 8),
+            cached_cells=cached,
+            errors=errors,
+            mean_latency_s=round(latency / cells, 4) if cells else 0.0,
+            estimate_usd=round(estimate.usd, 8),
+        ),
+        provenance=Provenance(
+            flywheel_version=made["flywheel_version"],
+            git=GitInfo.model_validate(made["git"]),
+            created=made["created"],
+            hashes=Hashes.model_validate(plan.hashes),
+        ),
+    )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.documents.io import read_result
 from runner.engine.calls import Caller
 from runner.engine.judge import EngineJudge
 from runner.engine.provenance import provenance
@@ -28,7 +29,7 @@ from runner.finetune.backends.base import Backend, JobRequest, JobStatus
 from runner.finetune.backends.registry import make_backend
 from runner.finetune.data import base_model_id, recipe_hash
 from runner.finetune.validate import ValidatedTraining, validate_recipe
-from runner.gate.gate import paired_inputs, result_with_items
+from runner.gate.gate import paired_inputs
 from runner.gate.stats import Comparison, compare, superiority
 from runner.graders.base import GradeContext, Sample
 from runner.graders.openai_json import to_openai
@@ -255,8 +256,8 @@ async def _promote(
                                 progress)  # fmt: skip
     [head_run] = await run_eval(specs, promotion.eval, RunOptions(folder / "challenger", models=(challenger,)),
                                 caller, progress)  # fmt: skip
-    base_doc = result_with_items(base_run.path, base_run.result)
-    head_doc = result_with_items(head_run.path, head_run.result)
+    base_doc = read_result(base_run.path)
+    head_doc = read_result(head_run.path)
     reports = {"champion": _shown(base_run.path, specs.root), "challenger": _shown(head_run.path, specs.root)}
     inputs, _, n = paired_inputs(specs, eval_spec, base_doc, head_doc)
     if not inputs or n == 0:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from runner.baselines.ledger import FOLDER
 from runner.baselines.store import git, item_scores, read_at
+from runner.documents.io import ScoredDocument, read_result
 from runner.engine.calls import Caller
 from runner.engine.run import ProgressSink, RunOptions, plan_model_run, run_eval
 from runner.gate.stats import Comparison, MetricInput, compare
@@ -123,7 +124,7 @@ def _on_head_items(base: SpecSet, head: SpecSet, eval_name: str) -> SpecSet:
     return replace(base, data={**base.data, base_ds: head.data[head_ds]})
 
 
-def _scores(doc: Mapping[str, Any], metric: str, aggregate: str) -> dict[str, float]:
+def _scores(doc: ScoredDocument, metric: str, aggregate: str) -> dict[str, float]:
     return {i: (p if aggregate == "pass_rate" else s) for i, s, p in item_scores(doc, metric)}
 
 
@@ -196,7 +197,7 @@ async def _gate_one(
     baseline = read_at(head.root, ref, f"{FOLDER}/{eval_name}/{slug}.json")
     if caller.use_cache and baseline is not None and base_ref == head_ref:
         run_id = plan_model_run(head, eval_name, head_ref, RunOptions(state_dir / "gate" / "head")).run_id
-        if baseline.get("run_id") == run_id:
+        if baseline.header.run_id == run_id:
             # Same prompt, items, graders, policy, model and sampling as the baseline: the head would send the
             # same requests and grade them the same way, so there is nothing to run or compare (provider drift
             # is the scheduled drift check's job, which runs with --no-cache).
@@ -217,15 +218,15 @@ async def _gate_one(
     [head_run] = await run_eval(
         head, eval_name, RunOptions(state_dir / "gate" / "head", models=(head_ref,)), caller, progress
     )
-    hashes = head_run.result["provenance"]["hashes"]
+    hashes = head_run.result.provenance.hashes
     same = (
         baseline is not None
-        and baseline["provenance"]["hashes"].get("dataset") == hashes["dataset"]
-        and (baseline["provenance"]["hashes"].get("graders") == hashes["graders"])
+        and baseline.header.provenance.hashes.dataset == hashes.dataset
+        and baseline.header.provenance.hashes.graders == hashes.graders
     )
     if same:
         assert baseline is not None
-        base_doc: Mapping[str, Any] = baseline
+        base_doc: ScoredDocument = baseline
         source: Literal["baseline", "evaluated"] = "baseline"
         note = f"base: baselines/{eval_name}/{slug}.json on {ref}"
     else:
@@ -234,10 +235,10 @@ async def _gate_one(
         [base_run] = await run_eval(
             base_specs, eval_name, RunOptions(state_dir / "gate" / "base", models=(base_ref,)), caller, progress
         )
-        base_doc = base_run.result | {"items": list(_items(base_run.path))}
+        base_doc = read_result(base_run.path)
         source = "evaluated"
         note = f"base: {base_ref} evaluated in this run on the head's items ({why})"
-    head_doc = head_run.result | {"items": list(_items(head_run.path))}
+    head_doc = read_result(head_run.path)
     comparison, flips, n = paired_compare(head, spec, base_doc, head_doc)
     if comparison is None:
         verdict: Verdict = "INCONCLUSIVE"
@@ -263,7 +264,7 @@ async def _gate_one(
 
 
 def paired_compare(
-    specs: SpecSet, spec: EvalSpec, base_doc: Mapping[str, Any], head_doc: Mapping[str, Any]
+    specs: SpecSet, spec: EvalSpec, base_doc: ScoredDocument, head_doc: ScoredDocument
 ) -> tuple[Comparison | None, list[Flip], int]:
     """Pair two result documents of Eval `spec` by item id and compare every gated metric (None when nothing
     pairs); also the flipped pass/fail items and the number of pairs."""
@@ -280,11 +281,11 @@ def paired_compare(
 
 
 def paired_inputs(
-    specs: SpecSet, spec: EvalSpec, base_doc: Mapping[str, Any], head_doc: Mapping[str, Any]
+    specs: SpecSet, spec: EvalSpec, base_doc: ScoredDocument, head_doc: ScoredDocument
 ) -> tuple[list[MetricInput], list[Flip], int]:
     """The gated metrics of Eval `spec` as paired score lists (items in both documents, in head order), the
     flipped pass/fail items and the number of pairs."""
-    order = [i["id"] for i in head_doc["items"]]
+    order = [i.id for i in head_doc.items]
     inputs: list[MetricInput] = []
     flips: list[Flip] = []
     clusters_field = specs.datasets[spec.dataset].doc.spec.cluster_field
@@ -315,17 +316,6 @@ def paired_inputs(
         if metric.aggregate == "pass_rate":
             flips.extend(Flip(i, metric.name, b[i], h[i]) for i in ids if b[i] != h[i])
     return inputs, flips, len(inputs[0].base) if inputs else 0
-
-
-def result_with_items(path: Path, result: Mapping[str, Any]) -> dict[str, Any]:
-    """A result document with its per-item lines (results are written as a header plus one line per item)."""
-    return dict(result) | {"items": _items(path)}
-
-
-def _items(path: Path) -> list[dict[str, Any]]:
-    from runner.engine.results import read_result  # noqa: PLC0415
-
-    return list(read_result(path)["items"])
 
 
 def report_digest(report: GateReport) -> str:

@@ -71,7 +71,7 @@ async def apply_plan(
         )
         runs.append(model_run)
         prior = state.target(*target.key)
-        entry = {"commit": commit, "metrics": {k: v["value"] for k, v in model_run.result["metrics"].items()}}
+        entry = {"commit": commit, "metrics": {k: v.value for k, v in model_run.result.metrics.items()}}
         state = save_state(
             state_dir,
             state.with_target(
