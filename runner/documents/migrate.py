@@ -11,7 +11,16 @@ from runner.errors import DocumentError
 
 Raw = dict[str, Any]
 
-MIGRATIONS: dict[int, tuple[Callable[[Raw], Raw], Callable[[Raw], Raw]]] = {}
+
+def _v1_item(raw: Raw) -> Raw:
+    # Version 2 added the per-sample fields of result items; version 1 did not keep them, so they are empty.
+    # Baseline items (no `output` key) have none.
+    if "output" not in raw:
+        return raw
+    return {"input_ref": None, "references": {}, "reasons": {}, "latency_s": None, "tokens": None, "capped": {}} | raw
+
+
+MIGRATIONS: dict[int, tuple[Callable[[Raw], Raw], Callable[[Raw], Raw]]] = {1: (dict, _v1_item)}
 """Version n -> (header step, item step), each producing version n + 1. Version 1 is the oldest ever written."""
 
 

@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULT_VERSION: Final = 1
+RESULT_VERSION: Final = 2
 """The version every document is written with; readers migrate older ones and refuse newer ones."""
 
 
@@ -94,7 +94,7 @@ class Usage(_Frozen):
 
 
 class _Header(_Frozen):
-    version: Literal[1] = RESULT_VERSION
+    version: Literal[2] = RESULT_VERSION
     """Document format version (checked on read)."""
     eval: str
     run_id: str | None
@@ -139,16 +139,35 @@ class BaselineItem(_Frozen):
     scores: dict[str, Score]
 
 
-class ItemRecord(BaselineItem):
-    """One item of a result document."""
+class Tokens(_Frozen):
+    """Tokens of the model calls of every repeat (judges not included)."""
 
+    prompt: int = Field(ge=0)
+    completion: int = Field(ge=0)
+
+
+class ItemRecord(BaselineItem):
+    """One item of a result document: what went in, what came out, and how each grader judged it."""
+
+    input_ref: str | None = None
+    """Content hash of the rendered input messages, kept once in `.flywheel/inputs/<2 chars>/<hash>.json`
+    (None when the prompt did not render)."""
+    references: dict[str, Any] = {}
+    """The item fields the graders read (`item.label`, ...), each value capped."""
     output: str | None
-    """The model's text on the first repeat (None when the call failed)."""
+    """The model's text on the first repeat, capped (None when the call failed)."""
     error: str | None
     """The first failure among the item's repeats, if any."""
+    reasons: dict[str, str] = {}
+    """Metric -> its grader's reason on the first repeat that gave one: judge reasoning, or the grading error."""
     repeats: int = Field(ge=0)
     cost_usd: float = Field(ge=0)
     """Model and judge calls of every repeat."""
+    latency_s: float | None = Field(default=None, ge=0)
+    """Mean seconds per model call over the repeats (None for documents from before version 2)."""
+    tokens: Tokens | None = None
+    capped: dict[str, int] = {}
+    """Fields cut to their cap (`output`, `references.<field>`, `reasons.<metric>`) -> original length."""
 
 
 class ResultFile(ResultHeader):

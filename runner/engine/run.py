@@ -22,6 +22,7 @@ from runner.documents.results import (
     Provenance,
     ResultHeader,
     Score,
+    Tokens,
     Usage,
 )
 from runner.engine.calls import Caller
@@ -30,6 +31,7 @@ from runner.engine.judge import EngineJudge
 from runner.engine.metrics import ItemScore, reduce_repeats, summarise
 from runner.engine.provenance import provenance
 from runner.engine.requests import build_request, render_messages, sampling
+from runner.engine.samples import MAX_OUTPUT, MAX_REASON, cap, reference_fields, references, store_input
 from runner.errors import BudgetError, FlywheelError, ProviderError
 from runner.graders.base import GradeContext, GradeResult, Sample
 from runner.graders.registry import FATAL_STATUS, grade
@@ -83,6 +85,9 @@ class _Plan:
     model: ResolvedModel
     run_id: str
     hashes: dict[str, Any]
+    state_dir: Path
+    references: tuple[str, ...]
+    """Item fields the graders read, kept with each sample."""
 
 
 def plan_model_run(specs: SpecSet, eval_name: str, ref: str, options: RunOptions) -> _Plan:
@@ -111,7 +116,10 @@ def plan_model_run(specs: SpecSet, eval_name: str, ref: str, options: RunOptions
             "repeats": repeats,
         }
     )
-    return _Plan(eval_name, spec, items, repeats, model, run_id, hashes)
+    graders = [m.grader for m in spec.metrics]
+    return _Plan(
+        eval_name, spec, items, repeats, model, run_id, hashes, options.state_dir, reference_fields(specs, graders)
+    )
 
 
 def _cells(plan: _Plan) -> Iterator[tuple[int, Item, int]]:
@@ -212,6 +220,7 @@ async def _run_cell(specs: SpecSet, plan: _Plan, caller: Caller, item: Item, rep
     record: dict[str, Any] = {"item": item.id, "repeat": repeat, "error": None}
     try:
         messages = render_messages(prompt, item.data)
+        record["input_ref"] = store_input(plan.state_dir, messages)
         request = build_request(plan.model, prompt, messages)
         call = await caller.call(plan.model, request, repeat, what)
     except TemplateError as exc:
@@ -302,16 +311,37 @@ def _item_scores(plan: _Plan, records: list[dict[str, Any]]) -> dict[str, ItemSc
 
 
 def _item_lines(caller: Caller, plan: _Plan) -> Iterator[ItemRecord]:
+    by_id = {item.id: item for item in plan.items}
     for item_id, records in _reduced(caller, plan):
         scores = _item_scores(plan, records)
         first = records[0]
+        item = by_id.get(item_id)
+        refs, capped = references(item.data, plan.references) if item is not None else ({}, {})
+        reasons = {}
+        for metric in plan.spec.metrics:
+            grades = (r["grades"][metric.name] for r in records)
+            reason = next(
+                (g.get("reasoning") or g.get("error") for g in grades if "reasoning" in g or "error" in g), None
+            )
+            if reason is not None:
+                reasons[metric.name] = cap(reason, MAX_REASON, f"reasons.{metric.name}", capped) or ""
+        called = [r for r in records if r.get("latency_s") is not None]
+        usage = [r.get("usage") or {} for r in records]
         yield ItemRecord(
             id=item_id,
             scores={k: Score(score=round(v.score, 6), pass_=round(v.pass_value, 6)) for k, v in scores.items()},
-            output=first.get("output"),
-            error=next((r["error"] for r in records if r["error"]), None),
+            input_ref=first.get("input_ref"),
+            references=refs,
+            output=cap(first.get("output"), MAX_OUTPUT, "output", capped),
+            error=cap(next((r["error"] for r in records if r["error"]), None), MAX_REASON, "error", capped),
+            reasons=reasons,
             repeats=len(records),
             cost_usd=round(sum(r.get("cost_usd", 0.0) for r in records), 8),
+            latency_s=round(sum(r["latency_s"] for r in called) / len(called), 4) if called else None,
+            tokens=Tokens(
+                prompt=sum(u.get("prompt", 0) for u in usage), completion=sum(u.get("completion", 0) for u in usage)
+            ),
+            capped=capped,
         )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner.documents.io import iter_items, parse_baseline, read_header, read_result, write_document
-from runner.documents.results import BaselineItem, ItemRecord
+from runner.documents.results import RESULT_VERSION, BaselineItem, ItemRecord
 from runner.errors import DocumentError
 from tests.conftest import FIXTURES
 
@@ -28,14 +28,32 @@ def test_a_version_1_result_reads_into_the_models() -> None:
     assert (first.id, first.output, first.scores["accuracy"].pass_) == ("w00", "apple", 1.0)
 
 
-def test_writing_a_read_document_gives_back_the_same_bytes(tmp_path: Path) -> None:
+def test_version_1_items_migrate_with_empty_per_sample_fields() -> None:
+    first = read_result(V1_RESULT).items[0]
+    assert (first.input_ref, first.references, first.reasons, first.latency_s, first.tokens, first.capped) == (
+        None,
+        {},
+        {},
+        None,
+        None,
+        {},
+    )
+
+
+def test_a_migrated_document_is_written_at_the_current_version_with_the_same_values(tmp_path: Path) -> None:
     doc = read_result(V1_RESULT)
     out = tmp_path / "again.json"
     write_document(out, doc.header, doc.items)
-    assert out.read_bytes() == V1_RESULT.read_bytes()
+    again = read_result(out)
+    assert again == doc
+    assert json.loads(out.read_text())["version"] == RESULT_VERSION == 2
+    old, new = json.loads(V1_RESULT.read_text()), json.loads(out.read_text())
+    assert {k: v for k, v in new.items() if k not in ("items", "version")} == {
+        k: v for k, v in old.items() if k not in ("items", "version")
+    }
     baseline = parse_baseline(V1_BASELINE.read_text(), "baselines/words/fake.json on main")
     write_document(out, baseline.header, baseline.items)
-    assert out.read_bytes() == V1_BASELINE.read_bytes()
+    assert out.read_text() == V1_BASELINE.read_text().replace('"version":1,', '"version":2,')
 
 
 def test_the_whole_file_is_still_one_json_value() -> None:
@@ -69,7 +87,7 @@ def _with_header(tmp_path: Path, **changes: object) -> Path:
     [
         (
             {"version": 7},
-            "{path}:1: written by a newer Flywheel (document version 7; this one reads up to version 1); "
+            "{path}:1: written by a newer Flywheel (document version 7; this one reads up to version 2); "
             "upgrade: pip install -U flywheel-evals",
         ),
         (

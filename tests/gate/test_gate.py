@@ -149,12 +149,12 @@ def test_github_actions_output_is_fenced_and_annotated(
 
 def test_a_baseline_from_a_newer_flywheel_is_refused_by_name(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     git(repo, "checkout", "-q", "main")
-    _edit(repo, "baselines/words/fake.json", '"version":1,"items":[', '"version":9,"items":[')
+    _edit(repo, "baselines/words/fake.json", '"version":2,"items":[', '"version":9,"items":[')
     git(repo, "commit", "-qam", "a baseline from the future")
     git(repo, "checkout", "-q", "pr")
     capsys.readouterr()
     assert main(["gate", "--base", "main"]) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         "error: baselines/words/fake.json on main:1: written by a newer Flywheel (document version 9; this one reads "
-        "up to version 1); upgrade: pip install -U flywheel-evals"
+        "up to version 2); upgrade: pip install -U flywheel-evals"
     )
