@@ -121,6 +121,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the JSON report")
 
+    p = sub.add_parser("report", help="write a self-contained HTML report (and a CSV) of the latest results or gate")
+    p.add_argument("evals", nargs="*", metavar="EVAL", help="only these Evals (default: all with results)")
+    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    p.add_argument("--gate", action="store_true", help="report the last `flywheel gate` (flips, verdict numbers)")
+    p.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        help="where the HTML goes (default: .flywheel/report.html, or .flywheel/gate/report.html with --gate)",
+    )
+    p.add_argument("--csv", type=Path, metavar="PATH", help="also write one CSV row per sample and metric")
+    p.add_argument("--open", action="store_true", help="open the HTML in the default browser")
+
     p = sub.add_parser("ci", help="GitHub glue for workflows: the PR comment and the drift issue")
     csub = p.add_subparsers(dest="ci_command", metavar="ACTION", required=True)
     c = csub.add_parser("comment", help="create or edit the PR's one Flywheel comment from a gate report")
@@ -164,6 +177,10 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         from runner.commands.validate import validate  # noqa: PLC0415 - keep start-up light
 
         return validate(args.paths, out)
+    if args.command == "report":
+        from runner.commands.report import report  # noqa: PLC0415
+
+        return report(args.specs or [Path("specs")], args.evals, args.gate, args.html, args.csv, args.open, out)
     if args.command == "schema":
         from runner.commands.schema import schema  # noqa: PLC0415
 

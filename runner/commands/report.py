@@ -1,0 +1,58 @@
+"""`flywheel report`: write the HTML report (and optionally a CSV) of the latest results or of the last gate."""
+
+from __future__ import annotations
+
+import webbrowser
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from rich.console import Console
+
+from runner.errors import ExitCode, UsageError
+from runner.fsutil import atomic_write_text
+from runner.report.build import build
+from runner.report.collect import Loaded, collect
+from runner.report.export import to_csv
+from runner.report.html import render
+from runner.specs.loader import SpecSet, load_specs
+
+
+def report(
+    spec_paths: Sequence[Path],
+    evals: Sequence[str],
+    gate: bool,
+    html: Path | None,
+    csv: Path | None,
+    open_browser: bool,
+    out: Console,
+) -> int:
+    """Write `html` (default `.flywheel/report.html`, or `.flywheel/gate/report.html` for a gate) and `csv`."""
+    specs = load_specs(spec_paths)
+    unknown = [e for e in evals if e not in specs.evals]
+    if unknown:
+        raise UsageError(f"no Eval named {', '.join(map(repr, unknown))}; Evals: {', '.join(sorted(specs.evals))}")
+    state_dir = specs.root / ".flywheel"
+    sources = collect(specs.root, state_dir, set(evals) if evals else None, gate)
+    sources = replace(sources, results=tuple(sorted(sources.results, key=lambda r: _order(specs, r))))
+    title = "Flywheel gate report" if gate else "Flywheel results"
+    if html is None:
+        html = state_dir / "gate" / "report.html" if gate else state_dir / "report.html"
+    html.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(html, render(build(sources, title)))
+    out.print(f"wrote {html}", markup=False, highlight=False)
+    if csv is not None:
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(csv, to_csv(sources.results))
+        out.print(f"wrote {csv}", markup=False, highlight=False)
+    if open_browser:
+        webbrowser.open(html.resolve().as_uri())
+    return ExitCode.OK
+
+
+def _order(specs: SpecSet, loaded: Loaded) -> tuple[str, int, str]:
+    """Evals by name, then models in the order the Eval lists them (the first is model A of comparisons)."""
+    h = loaded.doc.header
+    located = specs.evals.get(h.eval)
+    models = list(located.doc.spec.models) if located else []
+    return (h.eval, models.index(h.model.ref) if h.model.ref in models else len(models), h.model.ref)
