@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +19,9 @@ from runner.fsutil import atomic_write_text
 from runner.gate import report as fmt
 from runner.gate.basetree import base_paths, materialise, resolve_ref
 from runner.gate.gate import GateReport, run_gate
+from runner.report.build import build
+from runner.report.collect import gate_sources
+from runner.report.html import render
 from runner.specs.loader import SpecSet, load_specs
 
 
@@ -77,7 +81,9 @@ def gate(args: GateArgs, out: Console, err: Console) -> int:
         report = replace(report, evals=tuple(replace(e, on_inconclusive="fail") for e in report.evals))
     folder = args.report_dir or state_dir / "gate"
     folder.mkdir(parents=True, exist_ok=True)
-    markdown = fmt.markdown(report)
+    html = render(build(gate_sources(head.root, state_dir, fmt.as_json(report)), "Flywheel gate report"))
+    atomic_write_text(folder / "report.html", html)
+    markdown = fmt.markdown(report, link=_report_link(folder, head.root))
     atomic_write_text(folder / "report.md", markdown)
     atomic_write_text(folder / "report.json", fmt.json_text(report))
     atomic_write_text(folder / "junit.xml", fmt.junit(report))
@@ -96,6 +102,19 @@ def gate(args: GateArgs, out: Console, err: Console) -> int:
     else:
         out.print(text, markup=False, highlight=False, end="")
     return exit_code(report)
+
+
+def _report_link(folder: Path, root: Path) -> str:
+    """Where a reader finds report.html: the run's artifacts on GitHub (the action uploads the report folder),
+    else the file on this machine. Built from the runner's own variables, never from the pull request."""
+    server, repo, run_id = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if server.startswith("https://") and re.fullmatch(r"[\w.-]+/[\w.-]+", repo) and run_id.isdigit():
+        return f"`report.html` in the [artifacts of this run]({server}/{repo}/actions/runs/{run_id}#artifacts)"
+    try:
+        shown = folder.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        shown = str(folder)
+    return f"`{shown}/report.html` (open it in a browser)"
 
 
 async def _run(head: SpecSet, base: SpecSet, args: GateArgs, sha: str, state_dir: Path, err: Console) -> GateReport:

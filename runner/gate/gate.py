@@ -18,6 +18,7 @@ from runner.baselines.store import git, item_scores, read_at
 from runner.documents.io import ScoredDocument, read_result
 from runner.engine.calls import Caller
 from runner.engine.run import ProgressSink, RunOptions, plan_model_run, run_eval
+from runner.gate.samples import describe
 from runner.gate.stats import Comparison, MetricInput, compare
 from runner.hashing import content_hash
 from runner.models.resolve import resolve_model
@@ -37,6 +38,13 @@ class Flip:
     metric: str
     base: float
     head: float
+    input: str | None = None
+    """An excerpt of the item's last user message, as rendered for the head."""
+    expected: str | None = None
+    """The values the graders compared against (the item's reference fields), excerpted."""
+    base_output: str | None = None
+    """An excerpt of the base's output (None when the base came from a baseline, which keeps scores only)."""
+    head_output: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,17 @@ class EvalGate:
     cost_usd: float
     metric_lines: Mapping[str, int] = field(default_factory=dict)
     """Line of each metric's entry in the head's Eval spec (annotations point there)."""
+    informational: tuple[Informational, ...] = ()
+    """Metrics with `gate: false`: shown, never decided on."""
+
+
+@dataclass(frozen=True)
+class Informational:
+    """A `gate: false` metric's value on base (None when the base did not record it) and head."""
+
+    name: str
+    base: float | None
+    head: float
 
 
 @dataclass(frozen=True)
@@ -240,6 +259,7 @@ async def _gate_one(
         note = f"base: {base_ref} evaluated in this run on the head's items ({why})"
     head_doc = read_result(head_run.path)
     comparison, flips, n = paired_compare(head, spec, base_doc, head_doc)
+    flips = list(describe(flips, base_doc, head_doc, state_dir / "gate" / "head"))
     if comparison is None:
         verdict: Verdict = "INCONCLUSIVE"
         note += "; no gated metric with paired items"
@@ -260,6 +280,15 @@ async def _gate_one(
         n,
         caller.spend.usd - spent,
         {m.name: located.line_of(("spec", "metrics", i)) for i, m in enumerate(spec.metrics)},
+        tuple(
+            Informational(
+                m.name,
+                base_doc.header.metrics[m.name].value if m.name in base_doc.header.metrics else None,
+                head_doc.header.metrics[m.name].value,
+            )
+            for m in spec.metrics
+            if not m.gate and m.name in head_doc.header.metrics
+        ),
     )
 
 

@@ -35,7 +35,24 @@ def _rows(report: GateReport) -> Iterator[tuple[EvalGate, list[str]]]:
             ]  # fmt: skip
 
 
-HEADER = ["eval", "model", "metric", "verdict", "base", "head", "delta", "95% CI", "p", "n"]
+HEADER = ["eval", "model", "metric", "verdict", "base", "head", "delta", "interval", "p(drop)", "n"]
+P_NOTE = (
+    "interval: the values of delta the test could not rule out, at its own level (two-sided 1 - 2·alpha/m: 90% for "
+    "one gated metric at alpha 0.05); a drop beyond its lower end is ruled out. p(drop): the one-sided p-value of a "
+    "drop, i.e. how likely a drop at least this large would be if the head were no worse than the base (the verdict "
+    "uses it Holm-adjusted across an Eval's gated metrics)."
+)
+
+
+def _fails_note(g: EvalGate) -> str:
+    """Why an INCONCLUSIVE verdict fails the check, when it does."""
+    if g.verdict == "INCONCLUSIVE" and g.on_inconclusive == "fail":
+        return "; this fails the check: the policy is `on_inconclusive: fail` (or `--fail-on-inconclusive` was given)"
+    return ""
+
+
+def _info_lines(g: EvalGate) -> list[str]:
+    return [f"{i.name} (informational, gate: false): base {_pct(i.base)}, head {_pct(i.head)}" for i in g.informational]
 
 
 def text(report: GateReport) -> str:
@@ -46,26 +63,34 @@ def text(report: GateReport) -> str:
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.append("")
     for g in report.evals:
-        lines.append(f"{g.eval} · {g.model}: {g.note}")
+        lines.append(f"{g.eval} · {g.model}: {g.note}{_fails_note(g).replace('`', '')}")
         if g.comparison is not None:
             lines.extend(f"  {m.name}: {m.verdict}: {m.reason}" for m in g.comparison.metrics)
+        lines.extend(f"  {line}" for line in _info_lines(g))
+    lines += ["", P_NOTE]
     if report.policy_changes:
         lines += ["", "This pull request changes the gate's own inputs; the gate used the versions on the base ref:"]
         lines += [f"  - {c}" for c in report.policy_changes]
     return "\n".join(lines) + "\n"
 
 
-def markdown(report: GateReport, limit: int = SUMMARY_LIMIT) -> str:
-    """The PR comment (also the step summary): verdict first, the table, flipped items folded, cost."""
+def markdown(report: GateReport, limit: int = SUMMARY_LIMIT, link: str | None = None) -> str:
+    """The PR comment (also the step summary): verdict first, the table, flipped items folded, cost. `link` (trusted
+    markdown) points at the HTML report."""
     cost = sum(g.cost_usd for g in report.evals)
+    fails = (
+        " (fails: `on_inconclusive: fail`)" if report.verdict == "INCONCLUSIVE" and report.fails_on_inconclusive else ""
+    )
     out = [
         MARKER,
-        f"## Flywheel gate: **{report.verdict}**",
+        f"## Flywheel gate: **{report.verdict}**{fails}",
         "",
         f"Base `{report.base_ref}` ({report.base_sha[:7]}) · {len(report.evals)} eval(s) gated · "
         f"cost of this run ${cost:.4f}",
         "",
     ]
+    if link:
+        out += [f"Every sample, the flipped items side by side and trends: {link}", ""]
     if report.policy_changes:
         out += [
             "> **This pull request changes the gate's own inputs.** The gate used the versions on "
@@ -75,11 +100,12 @@ def markdown(report: GateReport, limit: int = SUMMARY_LIMIT) -> str:
         out.append("")
     out += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     out += ["| " + " | ".join(_md(c) for c in r) + " |" for _, r in _rows(report)]
-    out.append("")
+    out += ["", f"_{P_NOTE}_", ""]
     for g in report.evals:
-        out.append(f"- **{_md(g.eval)}** · {_md(g.model)}: {_md(g.note)}")
+        out.append(f"- **{_md(g.eval)}** · {_md(g.model)}: {_md(g.note)}{_fails_note(g)}")
         if g.comparison is not None:
             out += [f"  - {_md(m.name)}: {m.verdict}: {_md(m.reason)}" for m in g.comparison.metrics]
+        out += [f"  - {_md(line)}" for line in _info_lines(g)]
     body = "\n".join(out) + "\n"
     details = "".join(_flips_md(g) for g in report.evals if g.flips)
     if len((body + details).encode()) > limit:
@@ -94,14 +120,22 @@ def _flips_md(g: EvalGate) -> str:
         f"<details><summary>{_md(g.eval)} · {_md(g.model)}: {len(g.flips)} item(s) flipped "
         f"({regressed} regressed, {len(g.flips) - regressed} fixed)</summary>",
         "",
-        "| item | metric | base | head |",
-        "|---|---|---|---|",
+        "| item | metric | base | head | input | expected | base output | head output |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {_code(f.item)} | {_md(f.metric)} | {f.base:g} | {f.head:g} |" for f in g.flips[:MAX_FLIPS_SHOWN]]
+    lines += [
+        f"| {_code(f.item)} | {_md(f.metric)} | {f.base:g} | {f.head:g} | {_opt(f.input)} | {_opt(f.expected)} | "
+        f"{_opt(f.base_output, 'not kept (baseline)')} | {_opt(f.head_output)} |"
+        for f in g.flips[:MAX_FLIPS_SHOWN]
+    ]
     if len(g.flips) > MAX_FLIPS_SHOWN:
-        lines.append(f"| ... {len(g.flips) - MAX_FLIPS_SHOWN} more | | | |")
+        lines.append(f"| ... {len(g.flips) - MAX_FLIPS_SHOWN} more | | | | | | | |")
     lines += ["", "</details>", ""]
     return "\n".join(lines)
+
+
+def _opt(value: str | None, missing: str = "-") -> str:
+    return missing if value is None else "(empty)" if not value else _code(value)
 
 
 def _md(value: str) -> str:
@@ -197,6 +231,7 @@ def as_json(report: GateReport) -> dict[str, Any]:
                     for m in (g.comparison.metrics if g.comparison else ())
                 ],
                 "flips": [f.__dict__ for f in g.flips],
+                "informational": [i.__dict__ for i in g.informational],
             }
             for g in report.evals
         ],

@@ -43,9 +43,13 @@ at least delta * n flipped items), so a run with no flips at small n is still un
 flipping, a 3-point drop needs about 690 items with one gated metric (alpha 0.05) and about 870 with two (alpha
 0.025, k^2 = 7.85: the figure often quoted, which is the two-sided 0.05 sample size).
 
-Interval conventions: `ci_low` / `ci_high` are the two-sided 95 % interval of head - base (paired Wald for pass
-rates, bootstrap percentiles for means); `base_ci` / `head_ci` are Wilson 95 % intervals for pass rates and
-bootstrap percentile intervals for means.
+Interval conventions: `ci_low` / `ci_high` bound head - base at the test's own level: two-sided 1 - 2 * alpha / m
+(90 % for one gated metric at alpha 0.05), so the end on the harmful side is exactly the one-sided bound the
+non-inferiority rule reads. For pass rates both ends invert Tango's score test (with its continuity correction),
+so no flipped item at small n still gives a wide interval, never `[+0.000, +0.000]` beside "cannot be ruled
+out"; for means they are percentiles of the widened bootstrap. A drop of `min_effect` is ruled out (PASS) exactly
+when the interval's harmful end stays short of it. `base_ci` / `head_ci` are Wilson 95 % intervals for pass rates
+and bootstrap percentile intervals for means.
 """
 
 from __future__ import annotations
@@ -98,6 +102,7 @@ class MetricComparison:
     delta: float
     """head_value - base_value."""
     ci_low: float
+    """Lower end of the interval of `delta` at the test's level (two-sided 1 - 2 * alpha / m)."""
     ci_high: float
     p_value: float
     """One-sided p-value of "head is worse than base"."""
@@ -208,6 +213,23 @@ def tango_z(harmful: int, helpful: int, n: int, margin: float) -> float:
     return (harmful - helpful - n * margin + 0.5) / math.sqrt(var)
 
 
+def tango_bound(harmful: int, helpful: int, n: int, z: float) -> float:
+    """The largest harm the data do not rule out at one-sided level z: the margin where Tango's statistic equals
+    -z (found by bisection: the statistic falls as the margin grows). In [-1, 1]."""
+    lo, hi = -1 + 1e-12, 1 - 1e-12
+    if tango_z(harmful, helpful, n, hi) >= -z:
+        return 1.0
+    if tango_z(harmful, helpful, n, lo) < -z:
+        return -1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if tango_z(harmful, helpful, n, mid) < -z:
+            hi = mid
+        else:
+            lo = mid
+    return (lo + hi) / 2
+
+
 def _validate(x: MetricInput) -> None:
     if len(x.base) != len(x.head):
         raise ValueError(f"metric {x.name}: {len(x.base)} base scores but {len(x.head)} head scores")
@@ -235,13 +257,14 @@ def _mcnemar(x: MetricInput, level: float) -> _Test:
     c = int(np.sum(~base & head))
     harmful, helpful = (b, c) if x.direction == "higher_is_better" else (c, b)
     p = float(binom.sf(harmful - 1, b + c, 0.5)) if b + c else 1.0
-    delta = (c - b) / n
-    var_sum = (b + c) - (c - b) ** 2 / n  # variance of the sum of per-item differences (each -1, 0 or +1)
     harm = (harmful - helpful) / n
     ruled_out = x.min_effect > 0 and (
         x.min_effect >= 1 or tango_z(harmful, helpful, n, x.min_effect) < -float(norm.ppf(1 - level))
     )
-    half = Z95 * math.sqrt(max(var_sum, 0.0)) / n
+    z = float(norm.ppf(1 - level))
+    max_harm = tango_bound(harmful, helpful, n, z)
+    max_help = tango_bound(helpful, harmful, n, z)
+    ci = (-max_harm, max_help) if x.direction == "higher_is_better" else (-max_help, max_harm)
     d = (b + c) / n
     k = _k(level)
     mde = max(k * math.sqrt(d / n), k * k / n)
@@ -253,7 +276,7 @@ def _mcnemar(x: MetricInput, level: float) -> _Test:
         harm,
         ruled_out,
         True,
-        (delta - half, delta + half),
+        ci,
         p,
         "mcnemar-exact",
         b,
@@ -318,7 +341,7 @@ def _bootstrap(x: MetricInput, level: float, samples: int, seed: int) -> _Test:
     if mde is not None and x.min_effect > 0 and mde > x.min_effect:
         needed = math.ceil(n * (mde / x.min_effect) ** 2)
     q = [0.025, 0.975]
-    lo, hi = (float(v) for v in np.quantile(diff, q))
+    lo, hi = (float(v) for v in np.quantile(diff, [level, 1 - level]))  # the decision's own level
     b_lo, b_hi = (float(v) for v in np.quantile(boot[:, 0], q))
     h_lo, h_hi = (float(v) for v in np.quantile(boot[:, 1], q))
     test = "cluster-bootstrap" if x.clusters is not None else "paired-bootstrap"

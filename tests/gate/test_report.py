@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from runner.gate import report as fmt
-from runner.gate.gate import EvalGate, Flip, GateReport
+from runner.gate.gate import EvalGate, Flip, GateReport, Informational
 from runner.gate.stats import MetricInput, compare
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -24,7 +24,21 @@ def _report() -> GateReport:
     head = [0.0] * 30 + [1.0] * 150 + [1.0] * 5 + [0.0] * 15
     regressed = compare([MetricInput("accuracy", "pass_rate", "higher_is_better", base, head, 0.02, lower=0.5)], seed=0)
     steady = compare([MetricInput("f1", "mean", "higher_is_better", [0.5, 0.7] * 10, [0.5, 0.7] * 10, 0.02)])
-    flips = tuple(Flip(f"ticket-{i:03d}", "accuracy", 1.0, 0.0) for i in range(30))
+    small = compare([MetricInput("accuracy", "pass_rate", "higher_is_better", [1.0] * 30, [1.0] * 30, 0.1)])
+    described = (
+        Flip(
+            "ticket-000",
+            "accuracy",
+            1.0,
+            0.0,
+            "I was charged twice for my order, please refund one",
+            "billing",
+            "billing",
+            "shipping",
+        ),
+        Flip("ticket-001", "accuracy", 1.0, 0.0, "where is my parcel `| <b>x</b>", "shipping", None, ""),
+    )
+    flips = described + tuple(Flip(f"ticket-{i:03d}", "accuracy", 1.0, 0.0) for i in range(2, 30))
     flips += (Flip("ticket-<script>|x", "accuracy", 0.0, 1.0),)
     return GateReport(
         base_ref="origin/main",
@@ -32,10 +46,12 @@ def _report() -> GateReport:
         evals=(
             EvalGate("triage", "triage-model@champion", regressed.verdict, regressed, "baseline",
                      "base: baselines/triage/triage-model.json at origin/main", "warn", flips, "specs/triage.yaml",
-                     40, 200, 0.0123, {"accuracy": 52}),
+                     40, 200, 0.0123, {"accuracy": 52}, (Informational("judged", 0.8, 0.7),)),
             EvalGate("extraction", "extractor", steady.verdict, steady, "evaluated",
                      "base: extractor evaluated in this run on the head's items (no baseline on the base ref)",
                      "fail", (), "specs/extraction.yaml", 12, 20, 0.5, {}),
+            EvalGate("faq", "faq-model", small.verdict, small, "baseline", "base: baselines/faq/faq-model.json",
+                     "fail", (), "specs/faq.yaml", 3, 30, 0.0, {}, (Informational("tone", None, 0.9),)),
         ),
         policy_changes=("Eval 'triage': metrics, floors or regression policy changed", "baselines/triage/x.json edited"),
     )  # fmt: skip
@@ -52,8 +68,11 @@ def test_terminal_text() -> None:
     _golden("report.txt", fmt.text(_report()))
 
 
+LINK = "`report.html` in the [artifacts of this run](https://github.com/o/r/actions/runs/7#artifacts)"
+
+
 def test_markdown_comment() -> None:
-    md = fmt.markdown(_report())
+    md = fmt.markdown(_report(), link=LINK)
     assert md.startswith(fmt.MARKER)
     _golden("report.md", md)
 
@@ -65,7 +84,7 @@ def test_annotations_point_at_the_metric() -> None:
 def test_junit_has_one_case_per_metric() -> None:
     xml = fmt.junit(_report())
     cases = ET.fromstring(xml).findall(".//testcase")
-    assert len(cases) == 2
+    assert len(cases) == 3
     _golden("junit.xml", xml)
 
 

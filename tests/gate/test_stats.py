@@ -9,6 +9,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import ttest_rel
 
 from runner.gate.stats import MetricInput, compare, holm, superiority, tango_z
@@ -350,3 +352,22 @@ def test_overall_verdict_is_the_worst() -> None:
     result = compare([_pass_rate(base, base), _pass_rate(small, small)])
     assert result.verdict == "INCONCLUSIVE"
     assert compare([_pass_rate(base, base), _pass_rate(base, bad)]).verdict == "FAIL"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(min_value=5, max_value=400),
+    harmful=st.integers(min_value=0, max_value=40),
+    helpful=st.integers(min_value=0, max_value=40),
+    min_effect=st.sampled_from([0.01, 0.02, 0.05, 0.1]),
+)
+def test_the_pass_rate_interval_agrees_with_the_verdict(n: int, harmful: int, helpful: int, min_effect: float) -> None:
+    harmful, helpful = min(harmful, n), min(helpful, n - min(harmful, n))
+    base = [1.0] * harmful + [0.0] * helpful + [1.0] * (n - harmful - helpful)
+    head = [0.0] * harmful + [1.0] * helpful + [1.0] * (n - harmful - helpful)
+    m = compare([MetricInput("acc", "pass_rate", "higher_is_better", base, head, min_effect)]).metrics[0]
+    assert m.ci_low <= m.delta <= m.ci_high
+    if m.verdict == "PASS":
+        assert m.ci_low > -min_effect  # the drop it rules out lies beyond the interval
+    if m.verdict == "INCONCLUSIVE":
+        assert m.ci_low <= -min_effect  # "a drop of min_effect cannot be ruled out": the interval reaches it
