@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.baselines.ledger import FOLDER
+from runner.baselines.store import write_baseline
 from runner.documents.io import read_result
 from runner.engine.calls import Caller
 from runner.engine.judge import EngineJudge
@@ -237,7 +239,8 @@ class _Decision:
     """`promoted` or `kept`."""
     reason: str
     reports: Mapping[str, str]
-    """The two result files the gate read (`champion`, `challenger`), relative to the repository root."""
+    """Scores-only copies of the two results the gate read (`champion`, `challenger`), committed with the baselines
+    under `baselines/promotions/<recipe>/<recipe hash>/`, relative to the repository root (they outlive CI)."""
 
 
 async def _promote(
@@ -258,7 +261,11 @@ async def _promote(
                                 caller, progress)  # fmt: skip
     base_doc = read_result(base_run.path)
     head_doc = read_result(head_run.path)
-    reports = {"champion": _shown(base_run.path, specs.root), "challenger": _shown(head_run.path, specs.root)}
+    kept = specs.root / FOLDER / "promotions" / name / rhash[:16]
+    reports = {}
+    for side, run in (("champion", base_run), ("challenger", head_run)):
+        write_baseline(kept / f"{side}.json", run.path)
+        reports[side] = _shown(kept / f"{side}.json", specs.root)
     inputs, _, n = paired_inputs(specs, eval_spec, base_doc, head_doc)
     if not inputs or n == 0:
         reason = f"{promotion.eval}: no gated metric with paired items; the champion stays"

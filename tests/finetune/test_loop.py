@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from runner.cli import main
+from runner.documents.io import parse_baseline
 from runner.testing.fake_openai import FakeOpenAI
 from tests.conftest import copy_fixture, git
 
@@ -79,12 +80,13 @@ def test_apply_trains_gates_and_promotes_the_challenger(repo: Path, capsys: pyte
     [metric] = entry["metrics"]
     assert metric["challenger"] == 1.0 and metric["champion"] < 0.5 and metric["verdict"] == "PASS"
     assert metric["p_better"] < 1e-6
-    promotion = f".flywheel/finetune/upper-sft/promotion/{entry['recipe_hash'][:16]}"  # one folder per model
-    assert entry["reports"] == {
-        "champion": f"{promotion}/champion/results/upper/student_at_champion.json",
-        "challenger": f"{promotion}/challenger/results/upper/student_at_challenger.json",
-    }
+    # The results the promotion gate read, kept (scores only) where the baselines are committed, so they outlive CI.
+    promotion = f"baselines/promotions/upper-sft/{entry['recipe_hash'][:16]}"  # one folder per model
+    assert entry["reports"] == {"champion": f"{promotion}/champion.json", "challenger": f"{promotion}/challenger.json"}
     assert all((repo / path).is_file() for path in entry["reports"].values())
+    champion = parse_baseline((repo / promotion / "champion.json").read_text(), "champion.json")
+    assert champion.header.metrics["accuracy"].value == metric["champion"]
+    assert "output" not in (repo / promotion / "challenger.json").read_text()
     assert f"upper-sft: promoted {model_id}: upper on 40 items: accuracy" in out
     spec = (repo / "specs/specs.yaml").read_text()
     assert f"    champion: {model_id}\n    challenger: {model_id}\n" in spec
