@@ -14,7 +14,7 @@ from rich.console import Console
 
 from runner.commands.run import _Bar
 from runner.engine.calls import caller_session
-from runner.errors import ExitCode, SpecError, UsageError
+from runner.errors import ExitCode, FlywheelError, SpecError, UsageError
 from runner.fsutil import atomic_write_text
 from runner.gate import report as fmt
 from runner.gate.basetree import base_paths, materialise, resolve_ref
@@ -81,12 +81,15 @@ def gate(args: GateArgs, out: Console, err: Console) -> int:
         report = replace(report, evals=tuple(replace(e, on_inconclusive="fail") for e in report.evals))
     folder = args.report_dir or state_dir / "gate"
     folder.mkdir(parents=True, exist_ok=True)
-    html = render(build(gate_sources(head.root, state_dir, fmt.as_json(report)), "Flywheel gate report"))
-    atomic_write_text(folder / "report.html", html)
     markdown = fmt.markdown(report, link=_report_link(folder, head.root))
     atomic_write_text(folder / "report.md", markdown)
     atomic_write_text(folder / "report.json", fmt.json_text(report))
     atomic_write_text(folder / "junit.xml", fmt.junit(report))
+    try:
+        html = render(build(gate_sources(head.root, state_dir, fmt.as_json(report)), "Flywheel gate report"))
+        atomic_write_text(folder / "report.html", html)
+    except FlywheelError as exc:  # the verdict stands without its HTML view
+        err.print(f"warning: report.html not written: {exc}", markup=False, highlight=False)
     text = fmt.text(report)
     atomic_write_text(folder / "report.txt", text)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")

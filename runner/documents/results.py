@@ -149,7 +149,7 @@ class Tokens(_Frozen):
 class ItemRecord(BaselineItem):
     """One item of a result document: what went in, what came out, and how each grader judged it."""
 
-    input_ref: str | None = None
+    input_ref: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     """Content hash of the rendered input messages, kept once in `.flywheel/inputs/<2 chars>/<hash>.json`
     (None when the prompt did not render)."""
     references: dict[str, Any] = {}

@@ -85,16 +85,37 @@ def test_regressing_pr_fails_with_exit_3(repo: Path, server: FakeOpenAI, capsys:
     summary = (repo / ".flywheel/gate/report.md").read_text()
     assert summary.startswith("<!-- flywheel-gate -->\n## Flywheel gate: **FAIL**\n")
     assert "10 item(s) flipped (10 regressed, 0 fixed)" in summary
+    # The flipped item as a reviewer needs it: its input, what was expected, and the outputs (the base came from
+    # the committed baseline, which keeps scores only).
+    assert "| `w00` | accuracy | 1 | 0 | `apple` | `apple` | not kept (baseline) | `wrong` |\n" in summary
+    assert (
+        "Every sample, the flipped items side by side and trends: `.flywheel/gate/report.html` (open it in a browser)\n"
+        in summary
+    )
+    assert (repo / ".flywheel/gate/report.html").read_text().startswith("<!doctype html>")
     junit = (repo / ".flywheel/gate/junit.xml").read_text()
     assert 'failures="1"' in junit
 
 
-def test_improving_pr_passes(repo: Path) -> None:
+def test_improving_pr_passes(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/support-bot")
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
     _edit(repo, "specs/eval.yaml", "content: Repeat the word.", "content: Always repeat the word.")
     assert main(["gate", "--base", "main"]) == 0
     words = next(e for e in _report(repo)["evals"] if e["eval"] == "words")
     assert words["verdict"] == "PASS"
     assert words["metrics"][0]["delta"] == 0.5
+    link = (
+        "`report.html` in the [artifacts of this run](https://github.com/acme/support-bot/actions/runs/4242#artifacts)"
+    )
+    assert (
+        f"Every sample, the flipped items side by side and trends: {link}\n"
+        in (repo / ".flywheel/gate/report.md").read_text()
+    )
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/x](https://evil.example)")  # not a repository name: no link
+    assert main(["gate", "--base", "main"]) == 0
+    assert "evil" not in (repo / ".flywheel/gate/report.md").read_text()
 
 
 def test_pr_that_lowers_its_baseline_and_threshold_still_fails(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
