@@ -113,3 +113,30 @@ def test_ten_thousand_samples_stay_a_few_megabytes(report_repo: Path, tmp_path: 
     assert main(["report", "--html", str(html)]) == 0
     assert html.stat().st_size < 3_000_000
     assert len(_data(html)["evals"][0]["samples"]) == 10_000
+
+
+def test_trends_chart_each_metric_over_commits_with_promotions_marked(report_repo: Path) -> None:
+    assert main(["run", "words", "--model", "fake", "--limit", "1"]) == 0
+    history = [
+        {"commit": f"{i:040x}", "created": f"2026-11-0{i}T10:00:00+00:00", "eval": "words", "model": "fake",
+         "metrics": {"accuracy": {"value": 0.5 + i / 20, "n": 24}}}
+        for i in range(1, 6)
+    ]  # fmt: skip
+    lineage = [
+        {"recipe": "r", "decision": "promoted", "eval": "words", "model_id": "ft:<script>x</script>",
+         "trained_at": "2026-11-03T09:00:00+00:00"},
+        {"recipe": "r", "decision": "kept", "eval": "words", "model_id": "ft:kept", "trained_at": "2026-11-04T09:00:00+00:00"},
+    ]  # fmt: skip
+    (report_repo / "baselines").mkdir()
+    (report_repo / "baselines/history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in history))
+    (report_repo / "baselines/lineage.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lineage))
+    assert main(["report"]) == 0
+    page = (report_repo / ".flywheel/report.html").read_text()
+    [svg] = re.findall(r'<svg xmlns="http://www.w3.org/2000/svg" class="trend".*?</svg>', page)
+    assert 'aria-label="words · fake"' in svg
+    assert len(re.findall(r"<circle ", svg)) == 5
+    assert "<title>accuracy 0.750 at 0000000</title>" in svg
+    # One promotion, at the first commit after it was trained; the kept challenger is not marked.
+    assert svg.count('class="t-promo"') == 1
+    assert ">promoted ft:&lt;script&gt;x&lt;/script&gt;</text>" in svg
+    assert "ft:kept" not in svg
