@@ -164,7 +164,8 @@ class ItemRecord(BaselineItem):
     cost_usd: float = Field(ge=0)
     """Model and judge calls of every repeat."""
     latency_s: float | None = Field(default=None, ge=0)
-    """Mean seconds per model call over the repeats (None for documents from before version 2)."""
+    """Mean seconds per model call over the repeats answered now, not from the cache (None when every repeat was
+    cached, and in documents from before version 2)."""
     tokens: Tokens | None = None
     capped: dict[str, int] = {}
     """Fields cut to their cap (`output`, `references.<field>`, `reasons.<metric>`) -> original length."""

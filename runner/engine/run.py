@@ -325,7 +325,7 @@ def _item_lines(caller: Caller, plan: _Plan) -> Iterator[ItemRecord]:
             )
             if reason is not None:
                 reasons[metric.name] = cap(reason, MAX_REASON, f"reasons.{metric.name}", capped) or ""
-        called = [r for r in records if r.get("latency_s") is not None]
+        called = [r for r in records if r.get("latency_s") is not None and not r.get("cached")]
         usage = [r.get("usage") or {} for r in records]
         yield ItemRecord(
             id=item_id,

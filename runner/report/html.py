@@ -37,8 +37,8 @@ def render(data: dict[str, Any]) -> str:
 </head>
 <body>
 <header><h1>{title}</h1><p id="meta"></p></header>
-<nav><a href="#summary">Summary</a><a href="#gate">Gate</a><a href="#samples">Samples</a>
-<a href="#comparison">Model comparison</a><a href="#trends">Trends</a></nav>
+<nav><a href="#summary">Summary</a><a href="#gate" id="nav-gate" hidden>Gate</a><a href="#samples">Samples</a>
+<a href="#comparison" id="nav-comparison" hidden>Model comparison</a><a href="#trends">Trends</a></nav>
 <section id="summary"><h2>Summary</h2></section>
 <section id="gate" hidden><h2>Gate</h2></section>
 <section id="samples"><h2>Samples</h2></section>

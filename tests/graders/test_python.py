@@ -89,7 +89,12 @@ def test_low_level_socket_access_is_refused_too() -> None:
 def test_an_infinite_loop_is_stopped() -> None:
     result = _grade("def grade(sample, item):\n    while True:\n        pass\n", timeout_s=1)
     assert (result.score, result.passed) == (0.0, False)
-    assert result.error is not None and "time limit" in result.error
+    # Whichever stops it first: the CPU limit, or (on a loaded machine, where the loop gets under 1 s of CPU in
+    # its wall-clock allowance) the wall-clock timeout.
+    assert result.error in (
+        "python grader: the grader exceeded its CPU time limit",
+        "python grader: timed out after 1 s",
+    )
 
 
 def test_a_sleeping_grader_times_out() -> None:

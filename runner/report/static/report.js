@@ -50,6 +50,7 @@
     const box = document.getElementById("gate");
     if (!g) return;
     box.hidden = false;
+    document.getElementById("nav-gate").hidden = false;
     box.append(el("p", { class: "verdict" }, "Verdict: ", el("span", { class: g.verdict, text: g.verdict }),
       el("span", { class: "muted", text: ` (base ${g.base ? g.base.ref : "?"} @ ${g.base ? String(g.base.sha).slice(0, 7) : "?"})` })));
     if (g.policy_changes.length) {
@@ -87,6 +88,7 @@
     if (!data.comparisons.length) return;
     const box = document.getElementById("comparison");
     box.hidden = false;
+    document.getElementById("nav-comparison").hidden = false;
     const rows = data.comparisons.map((c) => el("tr", {}, td(c.eval), td(c.metric), td(c.base), td(c.head),
       td(fmt(c.base_value), "num"), td(fmt(c.head_value), "num"), td(signed(c.delta), "num"),
       td(`[${signed(c.ci_low)}, ${signed(c.ci_high)}]`, "num"), td(Number(c.p_value).toPrecision(3), "num"), td(c.n, "num")));
@@ -151,7 +153,7 @@
       });
       parts.push(table([["metric"], ["result"], ["score", "num"], ["reason"]], rows, "grades"));
       const tok = s.tokens ? `${s.tokens[0]} prompt + ${s.tokens[1]} completion tokens` : "tokens not recorded";
-      parts.push(el("p", { class: "muted", text: `latency ${s.latency_s === null ? "-" : s.latency_s + " s"} · ${tok} · cost $${Number(s.cost_usd).toFixed(6)}` }));
+      parts.push(el("p", { class: "muted", text: `latency ${s.latency_s === null ? "n/a (cached, or not recorded)" : s.latency_s + " s"} · ${tok} · cost $${Number(s.cost_usd).toFixed(6)}` }));
       return parts;
     }
     function render() {
