@@ -7,6 +7,9 @@ import csv
 import gzip
 import json
 import re
+import sys
+import time
+import webbrowser
 from pathlib import Path
 
 import pytest
@@ -140,3 +143,20 @@ def test_trends_chart_each_metric_over_commits_with_promotions_marked(report_rep
     assert svg.count('class="t-promo"') == 1
     assert ">promoted ft:&lt;script&gt;x&lt;/script&gt;</text>" in svg
     assert "ft:kept" not in svg
+
+
+def test_open_hands_the_report_to_the_users_browser(
+    report_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.py"
+    browser.write_text(f"import sys\nopen({str(opened)!r}, 'w').write(sys.argv[1])\n")
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {browser} %s")  # webbrowser's documented override
+    monkeypatch.setattr(webbrowser, "_tryorder", None)  # forget browsers found by an earlier call
+    assert main(["run", "words", "--model", "fake", "--limit", "1"]) == 0
+    assert main(["report", "--open"]) == 0
+    for _ in range(100):
+        if opened.exists() and opened.read_text():
+            break
+        time.sleep(0.05)
+    assert opened.read_text() == (report_repo / ".flywheel/report.html").resolve().as_uri()
