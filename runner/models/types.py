@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from runner.hashing import content_hash
+from runner.identity import call_key
 
 
 class MalformedResponse(ValueError):
@@ -33,7 +33,7 @@ class ChatRequest:
 
     def key(self, repeat: int = 0) -> str:
         """Cache key: sha256 of the canonical request plus the repeat index (repeats are independent samples)."""
-        return content_hash({"endpoint": self.endpoint, "body": self.body(), "repeat": repeat})
+        return call_key(self.endpoint, self.body(), repeat)
 
 
 @dataclass(frozen=True)
