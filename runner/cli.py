@@ -16,6 +16,7 @@ from rich.console import Console
 
 from runner import __version__
 from runner.errors import ExitCode, FlywheelError, UsageError
+from runner.subproc import stop_on_signals
 
 EPILOG = """exit codes: 0 ok | 1 error (invalid specs or input) | 2 changes (plan --detailed-exitcode)
 | 3 regression (gate) | 4 inconclusive with on_inconclusive: fail (gate) | 70 internal error | 130 interrupted
@@ -282,6 +283,7 @@ def main(
     for console in (out, err):
         if not console.is_terminal and "COLUMNS" not in os.environ:
             console.width = PIPED_WIDTH  # CI logs and pipes: tables are not cut to 80 columns
+    restore = stop_on_signals()  # SIGTERM / SIGHUP unwind like Ctrl-C: servers and locks are released
     try:
         return int(run(args, out, err))
     except FlywheelError as exc:
@@ -297,6 +299,8 @@ def main(
             markup=False,
         )
         return int(ExitCode.INTERNAL)
+    finally:
+        restore()
 
 
 def entry() -> None:

@@ -27,7 +27,7 @@ class ExitCode(IntEnum):
     INTERNAL = 70
     """A bug in Flywheel (EX_SOFTWARE): the traceback went to the log file the message names."""
     INTERRUPTED = 130
-    """Interrupted by Ctrl-C (SIGINT)."""
+    """Interrupted by Ctrl-C (SIGINT), SIGTERM or SIGHUP."""
 
 
 @dataclass(frozen=True)

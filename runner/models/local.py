@@ -8,7 +8,6 @@ import contextlib
 import importlib.util
 import os
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from runner.errors import FlywheelError
 from runner.specs.model import LOCAL_MODEL_ID
-from runner.subproc import scrubbed_env, stop_group
+from runner.subproc import GuardedProcess, owns_port, scrubbed_env, start_guarded
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = (
@@ -51,9 +50,9 @@ def _free_port() -> int:
 
 @dataclass
 class LocalServer:
-    """One running llama.cpp server process."""
+    """One running llama.cpp server process (under a guard: it never outlives Flywheel)."""
 
-    process: subprocess.Popen[bytes]
+    process: GuardedProcess
     port: int
     log: Path
     lora: Path | None
@@ -64,7 +63,7 @@ class LocalServer:
 
     def stop(self) -> None:
         """Terminate the server (its whole process group), killing it if it lingers."""
-        stop_group(self.process)
+        self.process.stop()
 
 
 def server_command(port: int, lora: Path | None, threads: int) -> list[str]:
@@ -85,37 +84,47 @@ def server_command(port: int, lora: Path | None, threads: int) -> list[str]:
 
 
 def start_server(log_dir: Path, lora: Path | None = None, timeout_s: float = 120.0, port: int = 0) -> LocalServer:
-    """Start a server on `port` (0: a free one) on 127.0.0.1 and wait until it answers `/v1/models`."""
+    """Start a server on `port` (0: a free one) on 127.0.0.1 and wait until it answers `/v1/models` from a
+    socket it owns (a free port can be taken by another process between choosing it and binding it: then a
+    new port is tried, and another process's server is never used)."""
     if importlib.util.find_spec("llama_cpp") is None:
         raise LocalModelError(f"the embedded model needs llama-cpp-python; {INSTALL_HINT}")
+    deadline = time.monotonic() + timeout_s
+    for _ in range(PORT_ATTEMPTS if port == 0 else 1):
+        server = _start_once(log_dir, lora, port or _free_port(), deadline)
+        if server is not None:
+            return server
+    raise LocalModelError(f"the local model server could not bind a free loopback port; see the logs in {log_dir}")
+
+
+PORT_ATTEMPTS = 3
+
+
+def _start_once(log_dir: Path, lora: Path | None, port: int, deadline: float) -> LocalServer | None:
+    """The server on `port`, or None when another process holds the port."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    port = port or _free_port()
     log = log_dir / f"llama-server-{port}.log"
     threads = max(1, min(os.cpu_count() or 2, 8))
-    env = scrubbed_env()
-    with log.open("wb") as fh:
-        process = subprocess.Popen(
-            server_command(port, lora, threads),
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,  # its own process group, so stop() takes any children too
-        )
+    try:
+        process = start_guarded(server_command(port, lora, threads), log, scrubbed_env())
+    except OSError as exc:
+        raise LocalModelError(str(exc)) from None
     server = LocalServer(process, port, log, lora)
-    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log.read_text(encoding="utf-8", errors="replace")[-1500:]
+            if "address already in use" in tail.lower():
+                return None
             raise LocalModelError(f"the local model server exited with code {process.returncode}; log {log}:\n{tail}")
         try:
             with urllib.request.urlopen(f"{server.base_url}/models", timeout=2) as resp:
-                if resp.status == 200:
+                if resp.status == 200 and owns_port(process.pid, port):
                     return server
         except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     server.stop()
-    raise LocalModelError(f"the local model server did not answer within {timeout_s:.0f}s; see {log}")
+    raise LocalModelError(f"the local model server did not answer within the time allowed; see {log}")
 
 
 class LocalServers:

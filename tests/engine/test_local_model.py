@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +54,40 @@ def test_triage_eval_runs_on_the_embedded_model(
     again = json.loads(capsys.readouterr().out)[0]
     assert again["metrics"] == result["metrics"]
     assert len(list((tmp_path / ".flywheel/logs").glob("llama-server-*.log"))) == 1
+
+
+def _stored(repo: Path) -> int:
+    try:
+        db = sqlite3.connect(f"file:{repo / '.flywheel/store.sqlite'}?mode=ro", uri=True)
+        try:
+            return int(db.execute("SELECT count(*) FROM responses").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_no_server_is_left_after_flywheel_is_stopped_mid_run(tmp_path: Path, how: signal.Signals) -> None:
+    shutil.copytree(REPO / "specs", tmp_path / "specs")
+    cmd = [sys.executable, "-c", "import sys; from runner.cli import main; sys.exit(main())", "run", "triage"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    while _stored(tmp_path) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    [log] = (tmp_path / ".flywheel/logs").glob("llama-server-*.log")
+    port = log.stem.rsplit("-", 1)[1]
+    assert [p for p in _processes_with("llama_cpp.server") if f"--port {port} " in p]
+    proc.send_signal(how)
+    _, stderr = proc.communicate(timeout=60)
+    if how == signal.SIGTERM:
+        assert proc.returncode == 130
+        assert stderr.decode().strip().endswith("flywheel: interrupted")
+    deadline = time.monotonic() + 30
+    while [p for p in _processes_with("llama_cpp.server") if f"--port {port} " in p] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in _processes_with("llama_cpp.server") if f"--port {port} " in p]
+    assert not _processes_with(f"runner.subproc_guard --log {log}")
