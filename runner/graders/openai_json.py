@@ -103,8 +103,9 @@ def to_openai(spec: GraderSpec, name: str, *, model_id: Callable[[str], str], sp
             "input": spec.input,
             "reference": spec.reference,
             "evaluation_metric": spec.evaluation_metric,
-            "pass_threshold": spec.pass_threshold,
         }
+        if spec.pass_threshold is not None:
+            out["pass_threshold"] = spec.pass_threshold
     elif isinstance(spec, ScoreModel | LabelModel):
         out |= {"model": model_id(spec.model), "input": [_message(m) for m in spec.input]}
         if isinstance(spec, ScoreModel):

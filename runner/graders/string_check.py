@@ -1,5 +1,6 @@
 """`string_check`: OpenAI's semantics. eq / ne compare exactly; like: the reference occurs in the input;
-ilike: the same, ignoring case. Score 1 or 0."""
+ilike: the same, ignoring case. Score 1 or 0. A list-valued reference is any-of: eq / like / ilike pass when
+one element matches, ne when none does."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runner.graders.base import GradeContext, GradeResult, Sample
-from runner.graders.render import render_for
+from runner.graders.render import render_for, render_references
 from runner.specs.grader import StringCheck
 
 
@@ -26,5 +27,10 @@ def check(operation: str, text: str, reference: str) -> bool:
 
 class StringCheckGrader:
     async def grade(self, spec: StringCheck, sample: Sample, item: Mapping[str, Any], ctx: GradeContext) -> GradeResult:
-        ok = check(spec.operation, render_for(spec.input, sample, item), render_for(spec.reference, sample, item))
+        text = render_for(spec.input, sample, item)
+        references = render_references(spec.reference, sample, item)
+        if spec.operation == "ne":
+            ok = all(check("ne", text, r) for r in references)
+        else:
+            ok = any(check(spec.operation, text, r) for r in references)
         return GradeResult(score=1.0 if ok else 0.0, passed=ok)

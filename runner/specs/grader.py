@@ -78,8 +78,9 @@ class TextSimilarity(_Base):
     """The reference text."""
     evaluation_metric: SimilarityMetric
     """fuzzy_match, bleu, gleu, meteor, cosine (embeddings), rouge_1 .. rouge_5, rouge_l."""
-    pass_threshold: float = Field(ge=0, le=1)
-    """Score at or above which the sample passes."""
+    pass_threshold: float | None = Field(default=None, ge=0, le=1)
+    """Score at or above which the sample passes. Optional, as in OpenAI's RFT graders, which only score:
+    without it a sample passes only with a perfect 1.0, so report the metric with `aggregate: mean`."""
     embedding_model: ModelRef | None = None
     """For `cosine`: the Model spec whose endpoint serves `/embeddings`."""
 

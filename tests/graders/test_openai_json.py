@@ -79,6 +79,15 @@ def test_import_each_openai_grader_type() -> None:
     assert isinstance(multi, MultiGrader) and set(multi.graders) == {"a", "b"}
 
 
+def test_rft_text_similarity_without_pass_threshold_imports_and_round_trips() -> None:
+    # OpenAI's RFT graders only score: their text_similarity has no pass_threshold.
+    rft = {"type": "text_similarity", "name": "sim", "input": "{{ sample.output_text }}",
+           "reference": "{{ item.answer }}", "evaluation_metric": "bleu"}  # fmt: skip
+    spec = from_openai(rft)
+    assert isinstance(spec, TextSimilarity) and spec.pass_threshold is None
+    assert to_openai(spec, "sim", model_id=str, spec_dir=Path()) == rft
+
+
 def _canonical(obj: dict[str, Any]) -> dict[str, Any]:
     """OpenAI JSON as export writes it: messages typed, multi's sub-graders named by their keys."""
     out = dict(obj)
@@ -100,7 +109,16 @@ def test_round_trip(obj: dict[str, Any]) -> None:
     ("obj", "message"),
     [
         ({"type": "string_check", "input": "x", "reference": "y", "operation": "startswith"}, "operation"),
-        ({"type": "text_similarity", "input": "x", "reference": "y", "evaluation_metric": "rouge_l"}, "pass_threshold"),
+        (
+            {
+                "type": "text_similarity",
+                "input": "x",
+                "reference": "y",
+                "evaluation_metric": "rouge_l",
+                "pass_threshold": 2,
+            },
+            "pass_threshold",
+        ),
         ({"type": "json_schema", "schema": {}}, "Flywheel grader type"),
         (
             {**OPENAI_SCORE, "input": [{"role": "user", "content": {"type": "input_image", "image_url": "x"}}]},
@@ -126,6 +144,18 @@ def test_cli_import_prints_a_grader_spec_that_validates(
     assert doc["spec"]["sampling_params"] == {"temperature": 0.0, "max_tokens": 512, "seed": 42}
     (tmp_path / "specs" / "imported.yaml").write_text(text.replace("name: judge\n", "name: judge-imported\n", 1))
     assert main(["validate"]) == 0
+
+
+def test_cli_imports_an_rft_text_similarity_grader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rft = {"type": "text_similarity", "name": "sim", "input": "{{ sample.output_text }}",
+           "reference": "{{ item.answer }}", "evaluation_metric": "rouge_l"}  # fmt: skip
+    (tmp_path / "grader.json").write_text(json.dumps(rft))
+    assert main(["grader", "import", "grader.json"]) == 0
+    doc = yaml.safe_load(capsys.readouterr().out)
+    assert doc["spec"] == {k: v for k, v in rft.items() if k != "name"}
 
 
 def test_cli_import_of_bad_json_names_the_line(

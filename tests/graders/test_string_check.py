@@ -81,3 +81,39 @@ def test_output_json_is_available_to_templates() -> None:
     )
     result = asyncio.run(grade(spec, Sample('{"label": "bug"}'), {"label": "bug"}, context()))
     assert result.passed
+
+
+def _grade_any(operation: str, output: str, expected: object) -> tuple[bool, str | None]:
+    spec = SPEC.validate_python(
+        {
+            "type": "string_check",
+            "input": "{{ sample.output_text }}",
+            "reference": "{{ item.ideal }}",
+            "operation": operation,
+        }
+    )
+    result = asyncio.run(grade(spec, Sample(output), {"ideal": expected}, context()))
+    return result.passed, result.error
+
+
+@pytest.mark.parametrize(
+    ("operation", "output", "passed"),
+    [
+        ("eq", "eighteen", True),  # any of the references
+        ("eq", "18", True),
+        ("eq", "['18', 'eighteen']", False),  # never the list's repr
+        ("ne", "nineteen", True),  # ne: none of them
+        ("ne", "18", False),
+        ("like", "the answer is 18.", True),
+        ("ilike", "EIGHTEEN it is", True),
+        ("like", "nineteen", False),
+    ],
+)
+def test_a_list_valued_reference_is_any_of(operation: str, output: str, passed: bool) -> None:
+    assert _grade_any(operation, output, ["18", "eighteen"]) == (passed, None)
+
+
+def test_an_empty_reference_list_is_a_graded_error() -> None:
+    passed, error = _grade_any("eq", "18", [])
+    assert not passed
+    assert error == "grader template: {{ item.ideal }} is an empty list; give at least one reference"

@@ -100,3 +100,47 @@ def test_cosine_uses_the_embedding_model() -> None:
     assert result.passed
     assert judge.calls[0][0] == "embedder"
     assert cosine([0.0, 0.0], [1.0, 2.0]) == 0.0
+
+
+UNICODE_METRICS = ["bleu", "gleu", "rouge_1", "rouge_2", "rouge_l", "fuzzy_match"]
+
+
+@pytest.mark.parametrize("metric", UNICODE_METRICS)
+@pytest.mark.parametrize(
+    "text", ["Привет, как дела сегодня", "我喜欢在公园里散步", "東京は今日も雨です", "Grüße aus Köln am Rhein"]
+)
+def test_identical_text_in_any_script_scores_one(metric: str, text: str) -> None:
+    assert _grade(metric, text, text).score == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("metric", ["bleu", "gleu", "rouge_1", "rouge_l"])
+def test_different_sentences_sharing_only_a_number_are_not_identical(metric: str) -> None:
+    # rouge-score's own tokenizer keeps only [a-z0-9]: both sides were "2024", scored 1.0.
+    score = _grade(metric, "Заказ доставлен в 2024", "Возврат оформлен 2024").score
+    assert score < 0.5
+
+
+@pytest.mark.parametrize("metric", ["bleu", "rouge_1", "rouge_l"])
+def test_cjk_is_compared_character_by_character(metric: str) -> None:
+    # Three of four characters agree: a partial score, not 0 (BLEU with sacrebleu's 13a on unsegmented CJK).
+    assert 0.3 < _grade(metric, "我喜欢猫", "我喜欢狗").score < 1.0
+
+
+def test_meteor_on_identical_cyrillic_matches_its_ascii_counterpart() -> None:
+    assert _grade("meteor", "один два три", "один два три").score == pytest.approx(
+        _grade("meteor", "one two three", "one two three").score
+    )
+
+
+def test_a_list_valued_reference_scores_the_best_match() -> None:
+    spec = SPEC.validate_python(
+        {
+            "type": "text_similarity",
+            "input": "{{ sample.output_text }}",
+            "reference": "{{ item.ideal }}",
+            "evaluation_metric": "rouge_l",
+            "pass_threshold": 0.9,
+        }
+    )
+    result = asyncio.run(grade(spec, Sample(CANDIDATE), {"ideal": ["a dog barked", CANDIDATE]}, context()))
+    assert (result.score, result.passed, result.error) == (1.0, True, None)

@@ -187,11 +187,11 @@ CASES = [
     pytest.param(
         T,
         "  evaluation_metric: fuzzy_match\n  pass_threshold: 0.8\n",
-        "  evaluation_metric: fuzzy_match\n",
+        "  pass_threshold: 0.8\n",
         [
-            "specs/triage.yaml:41:3: Grader/fuzzy -> spec -> pass_threshold: missing required field 'pass_threshold'; add `pass_threshold:`",
+            "specs/triage.yaml:41:3: Grader/fuzzy -> spec -> evaluation_metric: missing required field 'evaluation_metric'; add `evaluation_metric:`",
         ],
-        id="missing-pass-threshold",
+        id="missing-evaluation-metric",
     ),
     pytest.param(
         T,
