@@ -1,9 +1,10 @@
 """The OpenAI-compatible chat client: the only module that imports the `openai` SDK.
 
 Retries are Flywheel's (the SDK's are off): 429, 5xx, timeouts, dropped connections and malformed 200 bodies
-are retried with full-jitter exponential backoff, honouring `Retry-After` / `retry-after-ms`, up to the
-Model's `max_retries`; other 4xx fail at once. The body is read as raw JSON (no pydantic objects per call).
-The API key never appears in an error message.
+are retried with full-jitter exponential backoff (base `limits.backoff_s`), honouring `Retry-After` /
+`retry-after-ms` up to `limits.retry_after_max_s`, up to the Model's `max_retries`; other 4xx fail at once. A
+429 halves the concurrency window at most once per round trip (see `AdaptiveLimiter`). The body is read as
+raw JSON (no pydantic objects per call). The API key never appears in an error message.
 
 Backends (measured by `python -m bench.engine_bench`, which prints CPU per 1000 requests for each):
 - `direct` (default): `AsyncOpenAI` resolves the base URL, the key and the SDK's headers once; each request is
@@ -33,7 +34,6 @@ from runner.models.limiter import AdaptiveLimiter, TokenBucket
 from runner.models.types import ChatRequest, ChatResponse, MalformedResponse
 from runner.specs.model import Limits
 
-BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
 Backend = Literal["direct", "aiohttp", "httpx"]
 BACKENDS: tuple[Backend, ...] = ("direct", "aiohttp", "httpx")
@@ -132,8 +132,8 @@ class OpenAIChatClient:
                 await self._rpm.take(1)
             if self._tpm is not None and estimate:
                 await self._tpm.take(estimate)
-            await self.limiter.acquire()
-            throttled = False
+            ticket = await self.limiter.acquire()
+            throttled = ok = False
             wait: float | None = None
             problem: str
             status: int | None = None
@@ -148,7 +148,7 @@ class OpenAIChatClient:
                     data = json.loads(content)
                     if path == "/chat/completions":
                         ChatResponse.from_json(data)  # validate here so a malformed body is retried
-                    await self.limiter.release(ok=True)
+                    ok = True
                     return data
             except _Timeout:
                 problem, retryable = f"timed out after {self.limits.timeout_s:g}s", True
@@ -156,14 +156,15 @@ class OpenAIChatClient:
                 problem, retryable = f"connection error: {scrub(str(exc), self._key)}", True
             except (ValueError, MalformedResponse) as exc:
                 problem, retryable = f"malformed response: {scrub(str(exc), self._key)}", True
-            await self.limiter.release(throttled=throttled, ok=False)
+            finally:
+                self.limiter.release(ticket, throttled=throttled, ok=ok)  # also when the call is cancelled
             if not retryable or attempt >= self.limits.max_retries:
                 tries = f" after {attempt + 1} attempts" if attempt else ""
                 hint = "; check the key in the Model's api_key_env" if status in (401, 403) else ""
                 raise ProviderCallError(f"{self.host}{path}: {problem}{tries}{hint}", status)
             attempt += 1
-            backoff = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))
-            await asyncio.sleep(wait if wait is not None else backoff)
+            backoff = random.uniform(0, min(BACKOFF_CAP_S, self.limits.backoff_s * 2 ** (attempt - 1)))
+            await asyncio.sleep(min(wait, self.limits.retry_after_max_s) if wait is not None else backoff)
 
     async def _send(self, path: str, body: dict[str, Any]) -> tuple[int, Mapping[str, str], bytes]:
         """One HTTP attempt: (status, headers, body); raises _Timeout or _Connection."""

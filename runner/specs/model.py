@@ -41,7 +41,11 @@ class Limits(StrictModel):
     timeout_s: float = Field(default=60.0, gt=0)
     """Per-request timeout in seconds."""
     max_retries: int = Field(default=6, ge=0, le=50)
-    """Retries on 429, 5xx, timeouts and connection errors, with jittered backoff."""
+    """Retries on 429, 5xx, timeouts, dropped connections and malformed bodies, with jittered backoff."""
+    backoff_s: float = Field(default=0.5, gt=0, le=60)
+    """Base of the full-jitter exponential backoff: retry n waits up to backoff_s * 2^(n-1) (at most 30 s)."""
+    retry_after_max_s: float = Field(default=60.0, ge=0, le=3600)
+    """Longest wait a `Retry-After` header is honoured for; a longer ask waits this long, then retries."""
 
 
 class ModelSpec(StrictModel):

@@ -2,7 +2,8 @@
 
 It runs in a background thread with its own event loop, so sync tests, async tests and subprocesses can all
 call it. It counts what it receives, can inject faults in order (429 with Retry-After, 5xx, slow answers,
-malformed bodies, dropped connections), and answers with a deterministic `responder`. The fine-tuning routes
+malformed bodies, dropped connections, bodies cut mid-way) or at random rates (`Storm`, seeded), counts the
+complete 200 answers per request key, and answers with a deterministic `responder`. The fine-tuning routes
 (files, jobs, events, checkpoints) live in `fake_finetune.py`, reachable as `fake.finetune`.
 
 Standalone: `python -m runner.testing.fake_openai --port 0 --latency-ms 50` prints its base URL and serves
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
+import random
 import sys
 import threading
 import time
@@ -39,6 +42,7 @@ class Fault:
     """One scripted misbehaviour, consumed by the next chat request."""
 
     status: int = 200
+    """The HTTP status; 0: no fault at all, only `delay_s` before the normal answer (a slow answer)."""
     retry_after: str | None = None
     retry_after_ms: int | None = None
     body: str | None = None
@@ -47,6 +51,42 @@ class Fault:
     """Sleep before answering (longer than the client's timeout: a timeout)."""
     drop: bool = False
     """Close the connection without answering."""
+    truncate: bool = False
+    """Answer 200 with a real completion, but cut the body mid-way (Content-Length promises more)."""
+
+
+@dataclass(frozen=True)
+class Storm:
+    """Faults drawn at random (seeded) for every chat request that has no scripted `Fault`: each request gets
+    at most one, with these probabilities. Loopback only; bounded by the client's retries."""
+
+    seed: int = 0
+    error_500: float = 0.0
+    throttle_429: float = 0.0
+    retry_after: str | None = None
+    """Retry-After header of the 429s."""
+    drop: float = 0.0
+    truncate: float = 0.0
+    malformed: float = 0.0
+    slow: float = 0.0
+    slow_s: float = 0.05
+    """How long a slow answer waits (still answered, unless longer than the client's timeout)."""
+
+    def draw(self, rng: random.Random) -> Fault | None:
+        """One request's fate."""
+        x = rng.random()
+        for rate, fault in (
+            (self.error_500, Fault(status=500)),
+            (self.throttle_429, Fault(status=429, retry_after=self.retry_after)),
+            (self.drop, Fault(drop=True)),
+            (self.truncate, Fault(truncate=True)),
+            (self.malformed, Fault(body='{"choices": [{"message": ')),
+            (self.slow, Fault(delay_s=self.slow_s, status=0)),
+        ):
+            if x < rate:
+                return fault
+            x -= rate
+        return None
 
 
 def _tokens(text: str) -> int:
@@ -72,6 +112,15 @@ class FakeOpenAI:
         self.max_in_flight = 0
         self.finetune = FakeFineTuning()
         """Files and fine-tuning jobs: scripts, counters and faults for those routes."""
+        self.storm: Storm | None = None
+        """Random faults for requests with no scripted one (see `Storm`)."""
+        self.answered: dict[str, int] = {}
+        """Request key (sha256 of the body) -> complete 200 answers sent for it."""
+        self.cut: dict[str, int] = {}
+        """Request key -> 200 answers whose body was cut mid-way."""
+        self.embeddings = 0
+        """Embeddings requests received."""
+        self._rng = random.Random(0)
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,6 +141,17 @@ class FakeOpenAI:
         with self._lock:
             self._faults.extend(faults)
 
+    def set_storm(self, storm: Storm | None) -> None:
+        """Start (or, with None, stop) random faults."""
+        with self._lock:
+            self.storm = storm
+            self._rng = random.Random(storm.seed if storm else 0)
+
+    @staticmethod
+    def request_key(body: dict[str, Any]) -> str:
+        """The key `answered` and `cut` count by."""
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
     # -- handlers -----------------------------------------------------------------------------------------
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -99,10 +159,15 @@ class FakeOpenAI:
             self.requests.append(body if self.keep_bodies else {})
             self.last_headers = dict(request.headers)
             fault = self._faults.pop(0) if self._faults else None
+            if fault is None and self.storm is not None:
+                fault = self.storm.draw(self._rng)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if fault is not None:
+            if fault is not None and fault.status == 0:  # slow, then a normal answer
+                await asyncio.sleep(fault.delay_s)
+                fault = None
+            if fault is not None and not fault.truncate:
                 return await self._fault(request, fault)
             if self.latency_s:
                 await asyncio.sleep(self.latency_s)
@@ -111,25 +176,42 @@ class FakeOpenAI:
             prompt = sum(_tokens(str(m.get("content") or "")) for m in body.get("messages", []))
             completion = _tokens(str(message.get("content") or ""))
             with self._lock:
+                n = self.served + 1
+            payload = {
+                "id": f"chatcmpl-{n}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                },
+            }
+            key = self.request_key(body)
+            if fault is not None and fault.truncate:
+                with self._lock:
+                    self.cut[key] = self.cut.get(key, 0) + 1
+                return await self._cut(request, json.dumps(payload).encode())
+            response = web.json_response(payload)
+            with self._lock:
                 self.served += 1
-                n = self.served
-            return web.json_response(
-                {
-                    "id": f"chatcmpl-{n}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body.get("model", "fake"),
-                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                    "usage": {
-                        "prompt_tokens": prompt,
-                        "completion_tokens": completion,
-                        "total_tokens": prompt + completion,
-                    },
-                }
-            )
+                self.answered[key] = self.answered.get(key, 0) + 1
+            return response
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    async def _cut(self, request: web.Request, data: bytes) -> web.StreamResponse:
+        """200 with the first half of `data`, then the connection closes (Content-Length says more)."""
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        response.content_length = len(data)
+        await response.prepare(request)
+        await response.write(data[: len(data) // 2])
+        assert request.transport is not None
+        request.transport.close()
+        return response
 
     async def _fault(self, request: web.Request, fault: Fault) -> web.StreamResponse:
         if fault.delay_s:
@@ -150,6 +232,8 @@ class FakeOpenAI:
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await request.json()
+        with self._lock:
+            self.embeddings += 1
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
         data = []

@@ -67,8 +67,9 @@ def test_answer_and_usage(fake: FakeOpenAI, backend: str) -> None:
         [Fault(body='{"choices": []}')],
         [Fault(delay_s=1.0)],
         [Fault(drop=True)],
+        [Fault(truncate=True)],
     ],
-    ids=["429", "5xx", "malformed-json", "no-choices", "timeout", "dropped"],
+    ids=["429", "5xx", "malformed-json", "no-choices", "timeout", "dropped", "cut-mid-body"],
 )
 def test_transient_failures_are_retried_until_success(fake: FakeOpenAI, faults: list[Fault], backend: str) -> None:
     fake.add_faults(*faults)
@@ -83,6 +84,31 @@ def test_retry_after_is_honoured(fake: FakeOpenAI) -> None:
     start = time.monotonic()
     asyncio.run(_chat(fake, Limits(max_retries=2), "x"))
     assert time.monotonic() - start >= 0.35
+
+
+def test_retry_after_is_capped_by_the_model_limits(fake: FakeOpenAI) -> None:
+    fake.add_faults(Fault(status=429, retry_after="3600"))  # an hour: honoured only up to retry_after_max_s
+    start = time.monotonic()
+    assert asyncio.run(_chat(fake, Limits(max_retries=2, retry_after_max_s=0.2), "a b")) == ["b a"]
+    assert 0.15 <= time.monotonic() - start < 5
+
+
+def test_a_cancelled_call_gives_its_slot_back() -> None:
+    async def go(fake: FakeOpenAI) -> list[str | None]:
+        client = OpenAIChatClient(fake.base_url, SECRET, Limits(concurrency=1))
+        try:
+            slow = asyncio.create_task(client.chat(_request("slow one")))
+            await asyncio.sleep(0.1)
+            slow.cancel()  # cancelled mid-request, holding the only slot
+            with pytest.raises(asyncio.CancelledError):
+                await slow
+            assert client.limiter.in_flight == 0
+            return [(await asyncio.wait_for(client.chat(_request("next one")), 5)).text]
+        finally:
+            await client.aclose()
+
+    with FakeOpenAI(latency_s=0.5) as fake:
+        assert asyncio.run(go(fake)) == ["one next"]
 
 
 def test_retries_exhausted_raise_a_clean_error_without_the_key(fake: FakeOpenAI, backend: str) -> None:
