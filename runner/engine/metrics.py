@@ -20,18 +20,20 @@ class ItemScore:
 
     score: float
     pass_value: float
-    """Share of repeats that passed (mean), or 1/0 for pass@k (any) and pass^k (all)."""
+    """1 or 0: the majority of repeats passed (mean), any passed (pass@k), all passed (pass^k)."""
     error: bool
 
 
 def reduce_repeats(scores: Sequence[float], passes: Sequence[bool], errors: Sequence[bool], how: Reduce) -> ItemScore:
-    """Reduce the repeats of one item: mean; pass@k (any passes, best score); pass^k (all pass, worst score)."""
+    """Reduce the repeats of one item to the one per-item value that the results table, floors, the gate and
+    baselines all use: `mean` (mean score; the item passes when at least half its repeats pass, the majority
+    the gate's paired test needs), pass@k (any passes, best score), pass^k (all pass, worst score)."""
     if how == "pass_at_k":
         return ItemScore(max(scores), float(any(passes)), all(errors))
     if how == "pass_hat_k":
         return ItemScore(min(scores), float(all(passes)), any(errors))
     n = len(scores)
-    return ItemScore(sum(scores) / n, sum(passes) / n, any(errors))
+    return ItemScore(sum(scores) / n, float(2 * sum(passes) >= n), any(errors))
 
 
 def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:

@@ -85,7 +85,9 @@ class EvalSpec(StrictModel):
     repeats: int = Field(default=1, ge=1, le=100)
     """Samples per item; use > 1 when sampling is not greedy."""
     reduce: Literal["mean", "pass_at_k", "pass_hat_k"] = "mean"
-    """How repeats reduce to one score per item: mean, pass@k (any passes) or pass^k (all pass)."""
+    """How repeats reduce to one value per item, which the results table, floors, the gate and baselines all
+    use: `mean` (mean score; the item passes when at least half its repeats pass), `pass_at_k` (best score;
+    passes when any repeat passes) or `pass_hat_k` (worst score; passes when every repeat passes)."""
     baseline_model: ModelRef | None = None
     """The model `pairwise` graders compare each evaluated model against."""
     regression: RegressionPolicy = RegressionPolicy()

@@ -15,6 +15,7 @@ import pytest
 
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI, Fault
+from tests.engine.conftest import WORDS
 
 
 def _result(repo: Path) -> dict:
@@ -205,3 +206,32 @@ spec:
     # 4 model calls + 3 judge calls: two items both answered "wrong", so their judge requests are the same
     # request and the second is answered from the cache.
     assert fake.served == 7
+
+
+def test_with_repeats_the_table_floors_and_gate_use_one_per_item_value(
+    engine_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: dict[str, int] = {}
+
+    def two_of_three(body: dict) -> str:
+        # Repeat k of a word is its k-th identical request: even words right, right, wrong; odd words always wrong.
+        word = str(body["messages"][-1]["content"])
+        seen[word] = seen.get(word, 0) + 1
+        return word if WORDS.index(word) % 2 == 0 and seen[word] % 3 != 0 else "wrong"
+
+    with FakeOpenAI(responder=two_of_three) as fake:
+        spec = engine_repo / "specs/eval.yaml"
+        text = spec.read_text()
+        base = text.split("base_url: ")[1].split("\n")[0]
+        text = text.replace(base, fake.base_url).replace("concurrency: 4", "concurrency: 1")
+        spec.write_text(text.replace("value: {lower: 0.5}", "value: {lower: 0.45}"))
+        assert main(["run", "words", "--repeats", "3"]) == 0
+    result = _result(engine_repo)
+    passes = [i["scores"]["accuracy"]["pass"] for i in result["items"]]
+    # Even words passed 2 of 3 repeats (a majority: 1), odd words none; the mean pass share would be 0.333.
+    assert passes == [1.0, 0.0] * 10
+    accuracy = result["metrics"]["accuracy"]
+    assert accuracy["value"] == 0.5 == sum(passes) / len(passes)
+    assert accuracy["floor_ok"] is True  # the floor (0.45) reads the value the table prints, as the gate does
+    row = next(line for line in capsys.readouterr().out.splitlines() if " accuracy " in line)
+    assert row.split()[3:4] == ["0.500"]
