@@ -149,6 +149,12 @@ def _parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("update", help="write baselines/ from the latest results (run on the main branch)")
     b.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
     b.add_argument("--eval", action="append", default=[], metavar="NAME", help="only this Eval; repeatable")
+    b.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="also write runs of part of an Eval (--limit, other repeats, a model it does not list)",
+    )
+    b.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
 
     p = sub.add_parser("grader", help="import or export OpenAI grader JSON")
     gsub = p.add_subparsers(dest="grader_command", metavar="ACTION", required=True)
@@ -244,7 +250,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "baseline":
         from runner.commands.baseline import baseline_update  # noqa: PLC0415
 
-        return baseline_update(args.specs or [Path("specs")], args.eval, out)
+        return baseline_update(args.specs or [Path("specs")], args.eval, out, args.allow_partial, args.dry_run)
     if args.command == "grader":
         from runner.commands.grader import grader_export, grader_import  # noqa: PLC0415
 

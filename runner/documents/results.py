@@ -129,7 +129,7 @@ class Score(_Frozen):
 
     score: float
     pass_: float = Field(alias="pass", ge=0, le=1)
-    """Share of repeats that passed (mean), or 1/0 for pass@k and pass^k."""
+    """1 or 0: a majority of the repeats passed (reduce: mean), any passed (pass@k), all passed (pass^k)."""
 
 
 class BaselineItem(_Frozen):
