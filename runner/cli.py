@@ -42,6 +42,15 @@ def _cassette_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _unsafe_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--unsafe-python-graders",
+        action="store_true",
+        help="run python graders even where seccomp is unavailable (unconfined: only for code you trust; "
+        "see docs/security.md)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="flywheel",
@@ -75,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, metavar="K", help="samples per item (overrides the Eval)")
     p.add_argument("--no-cache", action="store_true", help="do not reuse cached responses (new ones are stored)")
     _cassette_flags(p)
+    _unsafe_flag(p)
     p.add_argument("--json", action="store_true", help="print the result documents as JSON")
 
     p = sub.add_parser("plan", help="show what apply would run and why (pure: no calls)")
@@ -98,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         help="wait this long for another apply to finish (default: fail at once)",
     )
     _cassette_flags(p)
+    _unsafe_flag(p)
     p.add_argument(
         "--skip-retrain",
         action="store_true",
@@ -108,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base", required=True, metavar="REF", help="the base branch or commit, e.g. origin/main")
     p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
     _cassette_flags(p)
+    _unsafe_flag(p)
     p.add_argument("--no-cache", action="store_true", help="do not reuse cached responses (drift checks)")
     p.add_argument(
         "--fail-on-inconclusive",
@@ -180,6 +192,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if getattr(args, "unsafe_python_graders", False):
+        from runner.graders.python import allow_unsafe  # noqa: PLC0415
+
+        allow_unsafe()
     if args.command == "validate":
         from runner.commands.validate import validate  # noqa: PLC0415 - keep start-up light
 

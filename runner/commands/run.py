@@ -26,6 +26,7 @@ from runner.documents.io import document_json, read_result
 from runner.engine.calls import caller_session
 from runner.engine.run import ModelRun, RunOptions, run_eval
 from runner.errors import ExitCode, UsageError
+from runner.graders.python import notes as python_grader_notes
 from runner.specs.diagnostics import did_you_mean
 from runner.specs.loader import SpecSet, load_specs
 
@@ -103,6 +104,8 @@ def run(args: RunArgs, out: Console, err: Console) -> int:
     state_dir = args.state_dir or specs.root / ".flywheel"
     options = RunOptions(state_dir, args.limit, args.repeats, args.models)
     runs = asyncio.run(_run(specs, args, options, err))
+    for note in sorted(python_grader_notes):
+        err.print(f"warning: python graders: {note}", markup=False, highlight=False)
     if args.as_json:
         documents = [document_json(read_result(r.path)) for r in runs]
         out.print(json.dumps(documents, indent=2, sort_keys=True), markup=False, highlight=False)

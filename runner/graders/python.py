@@ -1,59 +1,72 @@
-"""`python` graders: `grade(sample, item) -> float` from a pull request is hostile code, so it runs in a separate
-process and never in Flywheel's own.
+"""`python` graders: `grade(sample, item) -> float` from a pull request is hostile code. It runs in a pool of
+sandbox workers (`runner.sandbox`), never in Flywheel's own process, confined by the kernel:
 
-Layers, each enough to stop the obvious attack and together hard to get around:
-- a fresh interpreter (`python -I`: no PYTHON* variables, no user site) with an environment of PATH and LANG only,
-  so no API key or CI token is inherited; its working folder is an empty temporary one;
-- a private, empty network namespace (`unshare --net`, where user namespaces are available), so there is no
-  network to reach even from native code;
-- an audit hook installed before the grader's code runs that refuses sockets, subprocesses, `ctypes` and file
-  writes (`sandbox_child.py`);
-- resource limits: address space (`memory_mb`), CPU seconds, file size and open files; and a wall-clock timeout
-  after which the process group is killed.
-A crash, a timeout, an exceeded limit or a refused operation is a graded error for that sample, never a crashed run.
-One process per call costs about 30 ms of CPU; results are journaled per cell, so a re-run does not pay it again.
+- seccomp-bpf allows only what pure Python needs: no exec, no new processes, no sockets, no signals to other
+  processes, no ptrace, no creating or changing files, files opened read-only;
+- Landlock limits reads to the grader's folder, the Python installation and the system's shared libraries (so
+  not `/proc` of Flywheel, not the rest of the repository, not `$HOME`), writes to nothing;
+- rlimits (address space `memory_mb`, CPU, no file writes, 64 open files), its own session and process group
+  (killed as a group), an empty environment, an empty working folder, an empty network namespace where user
+  namespaces are available, and output read incrementally and capped at 1 MiB per sample;
+- an audit hook refusing the same operations, kept only as defence in depth (PEP 578 hooks are not a sandbox).
+
+Fail closed: where seccomp cannot be installed, python graders are refused (a graded error saying so) unless the
+user opts in with `--unsafe-python-graders` or FLYWHEEL_UNSAFE_PYTHON_GRADERS=1. Without Landlock they run with
+reads unconfined, and the run says so. docs/security.md has the whole picture.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
-import tempfile
-import weakref
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from runner.graders.base import GradeContext, GradeResult, Sample
+from runner.sandbox.pool import pool_for
+from runner.sandbox.worker import Config, Refused, SandboxError
 from runner.specs.grader import PythonGrader
 
-CHILD = Path(__file__).with_name("sandbox_child.py")
-MAX_OUTPUT = 1 << 20
-"""Bytes of grader stdout read before the process is treated as misbehaving."""
-SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+UNSAFE_ENV = "FLYWHEEL_UNSAFE_PYTHON_GRADERS"
+SYSTEM_READS = (
+    "/lib",
+    "/lib64",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/local/lib",
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/usr/share/zoneinfo",
+)
+"""Shared libraries that standard-library extension modules load, and time zone data."""
 
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+_settings: dict[str, Any] = {"unsafe": False, "simulate_missing": ()}
+_threads = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1), thread_name_prefix="flywheel-grader")
+"""Threads that wait on the workers. They live as long as Flywheel: a worker dies with the thread that started
+it (PR_SET_PDEATHSIG), so it must not be a thread that an event loop's shutdown ends."""
+notes: set[str] = set()
+"""What did not apply on this host (e.g. 'reads are not confined: ...'); the run prints them."""
 
 
-def _slot() -> asyncio.Semaphore:
-    """Bound concurrent grader processes per event loop to the CPU count."""
-    loop = asyncio.get_running_loop()
-    if loop not in _slots:
-        _slots[loop] = asyncio.Semaphore(max(1, os.cpu_count() or 1))
-    return _slots[loop]
+def allow_unsafe(allowed: bool = True) -> None:
+    """Let python graders run where seccomp is unavailable (`--unsafe-python-graders`)."""
+    _settings["unsafe"] = allowed
+
+
+def _unsafe() -> bool:
+    return bool(_settings["unsafe"]) or os.environ.get(UNSAFE_ENV, "") not in ("", "0")
 
 
 @cache
 def _unshare_prefix() -> tuple[str, ...]:
-    """`unshare` arguments that give the child an empty network namespace, or () where that is not possible."""
+    """`unshare` arguments that give the worker an empty network namespace, or () where that is not possible."""
     tool = shutil.which("unshare")
     if tool is None:
         return ()
@@ -66,18 +79,17 @@ def _unshare_prefix() -> tuple[str, ...]:
 
 
 def network_isolated() -> bool:
-    """Whether python graders run without any network namespace access (else only the audit hook refuses it)."""
+    """Whether python graders also run in an empty network namespace (seccomp refuses sockets either way)."""
     return bool(_unshare_prefix())
 
 
-def _limits(memory_mb: int, cpu_s: int) -> None:
-    """Runs in the child between fork and exec."""
-    memory = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+@cache
+def _python_path() -> tuple[str, ...]:
+    """The worker's sys.path: this interpreter's own entries inside its installation (the standard library,
+    its extension modules, site-packages), never the working folder or an editable checkout."""
+    homes = tuple({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)})
+    paths = (os.path.realpath(p) for p in sys.path if p and os.path.isdir(p))
+    return tuple(dict.fromkeys(p for p in paths if any(p == h or p.startswith(h + os.sep) for h in homes)))
 
 
 def grader_source(spec: PythonGrader, spec_dir: Path) -> str:
@@ -88,73 +100,28 @@ def grader_source(spec: PythonGrader, spec_dir: Path) -> str:
     return (spec_dir / spec.file).read_text(encoding="utf-8")
 
 
-async def run_grader(
-    source: str, sample: Mapping[str, Any], item: Mapping[str, Any], *, timeout_s: float, memory_mb: int
-) -> float:
-    """Run `grade(sample, item)` in the sandbox; return its score or raise SandboxError."""
-    request = json.dumps({"source": source, "sample": dict(sample), "item": dict(item)}).encode()
-    cpu_s = max(1, math.ceil(timeout_s))
-    async with _slot():
-        with tempfile.TemporaryDirectory(prefix="flywheel-grader-") as cwd:
-            proc = await asyncio.create_subprocess_exec(
-                *_unshare_prefix(),
-                sys.executable,
-                "-I",
-                str(CHILD),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=cwd,
-                env=SAFE_ENV,
-                start_new_session=True,
-                preexec_fn=lambda: _limits(memory_mb, cpu_s),
-            )
-            try:
-                stdout, stderr = await asyncio.wait_for(proc.communicate(request), timeout_s + 1.0)
-            except TimeoutError:
-                _kill(proc)
-                await proc.wait()
-                raise SandboxError(f"timed out after {timeout_s:g} s") from None
-            except BaseException:
-                _kill(proc)
-                await proc.wait()
-                raise
-    lines = stdout[-MAX_OUTPUT:].strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        raise SandboxError(_death(proc.returncode, stderr, memory_mb))
-    try:
-        answer = json.loads(lines[-1])
-    except ValueError:
-        raise SandboxError("the grader process wrote no answer") from None
-    if not isinstance(answer, dict):
-        raise SandboxError("the grader process wrote no answer")
-    if "error" in answer:
-        raise SandboxError(str(answer["error"]))
-    score = answer.get("score")
-    if not isinstance(score, float):
-        raise SandboxError("the grader process wrote no score")
+def worker_config(source: str, folder: Path, *, timeout_s: float, memory_mb: int) -> Config:
+    """The sandbox configuration of one grader: what it may read, its limits, and this host's options."""
+    return Config(
+        source=source,
+        read_paths=(str(folder.resolve()), *_python_path(), *SYSTEM_READS),
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        cpu_s=max(60, math.ceil(timeout_s) * 10),
+        unsafe=_unsafe(),
+        simulate_missing=tuple(_settings["simulate_missing"]),
+        prefix=_unshare_prefix(),
+        sys_path=_python_path(),
+    )
+
+
+async def run_grader(config: Config, sample: Mapping[str, Any], item: Mapping[str, Any]) -> float:
+    """Run `grade(sample, item)` on a pooled worker; return its score or raise SandboxError."""
+    pool = pool_for(config)
+    score = await asyncio.get_running_loop().run_in_executor(_threads, pool.grade, dict(sample), dict(item))
+    for note in pool.confinement.get("notes", ()):
+        notes.add(str(note))
     return score
-
-
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, 9)
-
-
-def _death(code: int | None, stderr: bytes, memory_mb: int) -> str:
-    tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-    if code is not None and code < 0:
-        signal_no = -code
-        if signal_no in (9, 24):  # SIGKILL / SIGXCPU from the CPU limit
-            return "the grader exceeded its CPU time limit"
-        return f"the grader process died with signal {signal_no}"
-    if "MemoryError" in tail[0]:
-        return f"the grader exceeded its memory limit ({memory_mb} MB)"
-    return f"the grader process failed (exit {code}): {tail[0][:500]}"
-
-
-class SandboxError(Exception):
-    """The grader failed, timed out, broke a limit or tried something the sandbox refuses."""
 
 
 class PythonGraderRunner:
@@ -163,10 +130,17 @@ class PythonGraderRunner:
     ) -> GradeResult:
         try:
             source = grader_source(spec, ctx.spec_dir)
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             return GradeResult.failure(f"python grader file: {exc}")
+        folder = (ctx.spec_dir / spec.file).parent if spec.file is not None else ctx.spec_dir
+        config = worker_config(source, folder, timeout_s=spec.timeout_s, memory_mb=spec.memory_mb)
         try:
-            score = await run_grader(source, sample.context(), item, timeout_s=spec.timeout_s, memory_mb=spec.memory_mb)
+            score = await run_grader(config, sample.context(), item)
+        except Refused as exc:
+            return GradeResult.failure(
+                f"python grader refused: {exc}; python graders need seccomp (see docs/security.md), or pass "
+                f"--unsafe-python-graders (or set {UNSAFE_ENV}=1) to run them without it"
+            )
         except SandboxError as exc:
             return GradeResult.failure(f"python grader: {exc}")
         threshold = spec.pass_threshold if spec.pass_threshold is not None else 1.0

@@ -135,8 +135,8 @@ class LabelModel(_Base):
 
 
 class PythonGrader(_Base):
-    """`def grade(sample, item) -> float` run in a sandboxed subprocess (time and memory limits, no secrets,
-    no network)."""
+    """`def grade(sample, item) -> float` run in a sandboxed worker process (seccomp and Landlock: no network,
+    no processes, no writes, no secrets; time and memory limits; see docs/security.md)."""
 
     type: Literal["python"]
     source: str | None = None

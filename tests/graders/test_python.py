@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
 
+from runner.graders import python
 from runner.graders.base import GradeResult, Sample
 from runner.graders.registry import grade
+from runner.sandbox import pool
 from runner.specs.grader import GraderSpec
 from tests.graders.conftest import context
+from tests.graders.hostile_graders import HOSTILE
 
 SPEC: TypeAdapter[GraderSpec] = TypeAdapter(GraderSpec)
 
@@ -89,12 +94,7 @@ def test_low_level_socket_access_is_refused_too() -> None:
 def test_an_infinite_loop_is_stopped() -> None:
     result = _grade("def grade(sample, item):\n    while True:\n        pass\n", timeout_s=1)
     assert (result.score, result.passed) == (0.0, False)
-    # Whichever stops it first: the CPU limit, or (on a loaded machine, where the loop gets under 1 s of CPU in
-    # its wall-clock allowance) the wall-clock timeout.
-    assert result.error in (
-        "python grader: the grader exceeded its CPU time limit",
-        "python grader: timed out after 1 s",
-    )
+    assert result.error == "python grader: timed out after 1 s"
 
 
 def test_a_sleeping_grader_times_out() -> None:
@@ -131,3 +131,119 @@ def test_a_missing_grader_file_is_a_graded_error(tmp_path: Path) -> None:
     body = {"type": "python", "file": "missing.py"}
     result = asyncio.run(grade(SPEC.validate_python(body), Sample("x"), {}, context(spec_dir=tmp_path)))
     assert result.error is not None and "missing.py" in result.error
+
+
+SECRET = "sk-live-HOSTILE-13-secret"
+
+
+@pytest.fixture(params=["namespaces", "no-unshare"])
+def host(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """Run each hostile grader twice: as configured here, and as on a CI host without `unshare` on PATH."""
+    if request.param == "no-unshare":
+        empty = tmp_path / "empty-path"
+        empty.mkdir()
+        monkeypatch.setenv("PATH", str(empty))
+    python._unshare_prefix.cache_clear()
+    if request.param == "namespaces" and not python.network_isolated():
+        pytest.skip("user namespaces are not available on this host")
+    yield request.param
+    pool.shutdown()
+    python._unshare_prefix.cache_clear()
+
+
+def _session_members(sid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[3]) == sid:
+                members.append(int(entry.name))
+    return members
+
+
+@pytest.mark.parametrize(("source", "expected"), [pytest.param(s, e, id=i) for i, s, e in HOSTILE])
+def test_a_hostile_grader_is_contained(
+    host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, expected: str
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("GITHUB_TOKEN", SECRET)
+    folder, out, cwd = tmp_path / "grader", tmp_path / "out", tmp_path / "cwd"
+    for d in (folder, out, cwd):
+        d.mkdir()
+    (folder / "data.txt").write_text("grader data\n")
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text(SECRET)
+    monkeypatch.chdir(cwd)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.setblocking(False)
+        code = source.format(OUT=out, PORT=server.getsockname()[1], SECRET_FILE=secret_file)
+        timeout_s = 0.5 if "timed out" in expected else 5
+        spec = SPEC.validate_python({"type": "python", "source": code, "timeout_s": timeout_s, "memory_mb": 512})
+
+        async def two_items() -> list[GradeResult]:
+            ctx = context(spec_dir=folder)
+            item = {"folder": str(folder)}
+            return [await grade(spec, Sample("42"), {**item, "n": n}, ctx) for n in (1, 2)]
+
+        results = asyncio.run(two_items())
+        with pytest.raises(BlockingIOError):
+            server.accept()  # nobody connected
+    started = [p for x in list(pool._pools.values()) for p in x.started]
+    pool.shutdown()
+    for result in results:  # a graded error each time: the run goes on with a fresh worker
+        assert (result.score, result.passed) == (0.0, False)
+        assert result.error is not None and expected in result.error, result.error
+        assert SECRET not in result.error
+    assert len(started) == 2
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing created anywhere we can see
+    assert (folder / "data.txt").read_text() == "grader data\n"
+    time.sleep(0.05)
+    assert [m for pid in started for m in _session_members(pid)] == []  # no process survives
+
+
+def test_without_seccomp_python_graders_are_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(python._settings, "simulate_missing", ("seccomp",))
+    monkeypatch.delenv(python.UNSAFE_ENV, raising=False)
+    result = _grade("def grade(sample, item):\n    return 1.0\n", spec_dir=tmp_path)
+    assert result.error == (
+        "python grader refused: libseccomp is not available (simulated); python graders need seccomp "
+        "(see docs/security.md), or pass --unsafe-python-graders (or set FLYWHEEL_UNSAFE_PYTHON_GRADERS=1) "
+        "to run them without it"
+    )
+    pool.shutdown()
+
+
+def test_the_user_can_opt_in_to_run_without_seccomp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(python._settings, "simulate_missing", ("seccomp", "landlock"))
+    monkeypatch.setenv(python.UNSAFE_ENV, "1")
+    python.notes.clear()
+    assert _grade("def grade(sample, item):\n    return 0.5\n", spec_dir=tmp_path).score == 0.5
+    assert python.notes == {
+        "reads are not confined: Landlock is not enabled in this kernel (simulated)",
+        "no seccomp filter: libseccomp is not available (simulated)",
+    }
+    pool.shutdown()
+
+
+def test_a_worker_grades_many_samples_and_keeps_no_state_after_an_error(tmp_path: Path) -> None:
+    source = (
+        "import os\ncalls = []\ndef grade(sample, item):\n    calls.append(1)\n"
+        "    if item['boom']:\n        raise ValueError('boom')\n    return float(len(calls) * 1000 + os.getpid() % 1000) / 1e6\n"
+    )
+    spec = SPEC.validate_python({"type": "python", "source": source})
+
+    async def many() -> list[GradeResult]:
+        ctx = context(spec_dir=tmp_path)
+        return [await grade(spec, Sample("x"), {"boom": n == 3}, ctx) for n in range(6)]
+
+    results = asyncio.run(many())
+    counts = [round(r.score * 1e6) // 1000 for r in results]
+    assert counts == [1, 2, 3, 0, 1, 2]  # one worker for the first three, a fresh one after the error
+    assert results[3].error == "python grader: ValueError: boom"
+    pool.shutdown()
