@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.formula import FormulaError, evaluate
+from runner.formula import FormulaError, check, evaluate
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
@@ -52,3 +52,40 @@ def test_functions_and_operators(formula: str, expected: float) -> None:
 def test_rejected_formulas(formula: str, message: str) -> None:
     with pytest.raises(FormulaError, match=message.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
         evaluate(formula, {"a": 0.5, "b": 1.0})
+
+
+@pytest.mark.parametrize(
+    ("formula", "values", "message"),
+    [
+        ("a * b", {"a": 1e200, "b": 1e200}, "cannot evaluate 'a * b': inf in an intermediate result"),
+        ("a * b - a * b", {"a": 1e200, "b": 1e200}, "cannot evaluate 'a * b - a * b': inf in an intermediate result"),
+        ("exp(a)", {"a": 1000.0}, "cannot evaluate 'exp(a)': math range error"),
+        ("a / b", {"a": 1.0, "b": 0.0}, "cannot evaluate 'a / b': float division by zero"),
+        ("-" * 100 + "a", {"a": 1.0}, "formula nested more than 32 levels deep; simplify it"),
+        ("a * 1e999", {"a": 1.0}, "constant too large (it is infinite as a float)"),
+    ],
+)
+def test_a_formula_that_overflows_fails_the_sample_not_the_run(
+    formula: str, values: dict[str, float], message: str
+) -> None:
+    with pytest.raises(FormulaError) as info:
+        evaluate(formula, values)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("exp(a * 1000)", "cannot evaluate 'exp(a * 1000)': math range error (with every score at 1)"),
+        (
+            "a * 1e200 * 1e200",
+            "cannot evaluate 'a * 1e200 * 1e200': inf in an intermediate result (with every score at 1)",
+        ),
+        ("(" * 40 + "a" + " + 1)" * 40, "formula nested more than 32 levels deep; simplify it"),
+        ("a * " + "9" * 31, "constant with more than 30 digits"),
+    ],
+)
+def test_validate_catches_depth_and_overflow(formula: str, message: str) -> None:
+    with pytest.raises(FormulaError) as info:
+        check(formula, frozenset({"a"}))
+    assert str(info.value) == message

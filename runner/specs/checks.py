@@ -28,7 +28,7 @@ from runner.specs.grader import (
     ToolCall,
 )
 from runner.specs.kinds import EvalDoc, FineTuneDoc, GraderDoc, ModelDoc, PromptDoc
-from runner.specs.loader import Located, SpecSet, display_path
+from runner.specs.loader import MAX_SPEC_BYTES, Located, SpecSet, display_path, read_text
 from runner.specs.templates import SAMPLE_FIELDS, TemplateProblem, analyse
 from runner.specs.yamlpos import Path_, Pos, YamlDoc
 
@@ -122,7 +122,7 @@ class _Checker:
             self.python_source(loc, spec, path)
         elif isinstance(spec, MultiGrader):
             try:
-                formula.parse(spec.calculate_output, frozenset(spec.graders))
+                formula.check(spec.calculate_output, frozenset(spec.graders))
             except formula.FormulaError as exc:
                 self.err(loc, (*path, "calculate_output"), str(exc))
             for key, sub in spec.graders.items():
@@ -134,12 +134,18 @@ class _Checker:
             if not file.is_relative_to(self.specs.root) or not file.is_file():
                 self.err(loc, (*path, "file"), f"python grader file '{spec.file}' not found inside the project")
                 return
-            source = file.read_text(encoding="utf-8")
+            source, problem = read_text(file, display_path(file), MAX_SPEC_BYTES, "a python grader file")
+            if problem is not None:
+                self.diags.append(problem)
+                return
         else:
             source = spec.source or ""
         where: Path_ = (*path, "file" if spec.file is not None else "source")
         try:
             tree = ast.parse(source)
+        except (RecursionError, MemoryError):
+            self.err(loc, where, "python grader is nested too deeply to parse; simplify it")
+            return
         except SyntaxError as exc:
             message = f"python grader does not parse: {exc.msg}"
             diag = self.at(loc.shown, loc.lines, loc.yaml, where, message)

@@ -1,8 +1,14 @@
-"""Loading JSONL datasets: parse every line, check ids, splits and the item schema, hash the content."""
+"""Loading JSONL datasets: parse every line, check ids, splits and the item schema, hash the content.
+
+Datasets come from pull requests: each line is read with a size cap (MAX_LINE_BYTES, so a 50 MB line is never
+held whole) and decoded on its own, and its JSON may not hold NaN or Infinity, integers longer than
+MAX_INT_DIGITS digits or nesting deeper than MAX_DEPTH; each problem is reported at its line.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +17,14 @@ from typing import Any
 import jsonschema
 
 from runner.errors import Diagnostic
-from runner.hashing import content_hash
+from runner.hashing import canonical_json, content_hash
 from runner.specs.dataset import DatasetSpec
 
 MAX_LINE_ERRORS = 20
 """Per dataset, after this many bad lines the rest are summarised in one line."""
+MAX_LINE_BYTES = 1024 * 1024
+MAX_INT_DIGITS = 100
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -54,10 +63,38 @@ def _snippet(text: str, line: int, col: int | None) -> tuple[str, ...]:
     return (f"{line:>5} | {shown}", f"      | {caret}^")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open(encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, start=1):
-            yield n, raw.rstrip("\n").rstrip("\r")
+class LineProblem(Exception):
+    """A line that cannot become an item before JSON parsing (too long, not UTF-8); `col` where known."""
+
+    def __init__(self, message: str, col: int | None, text: str) -> None:
+        super().__init__(message)
+        self.message, self.col, self.text = message, col, text
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str | LineProblem]]:
+    """(line number, text) per line, or a LineProblem for a line that is too long or not UTF-8."""
+    with path.open("rb") as fh:
+        n = 0
+        while raw := fh.readline(MAX_LINE_BYTES + 1):
+            n += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while (rest := fh.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass  # skip the rest of the line without holding it
+                yield (
+                    n,
+                    LineProblem(
+                        f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; keep each item under the limit",
+                        None,
+                        raw[:120].decode("utf-8", "replace"),
+                    ),
+                )
+                continue
+            try:
+                yield n, raw.decode("utf-8").rstrip("\n").rstrip("\r")
+            except UnicodeDecodeError as exc:
+                shown = raw.decode("utf-8", "replace").rstrip("\n")
+                message = f"not UTF-8 text (byte 0x{raw[exc.start : exc.start + 1].hex()}); save the file as UTF-8"
+                yield n, LineProblem(message, len(raw[: exc.start].decode("utf-8", "replace")) + 1, shown)
 
 
 def load_dataset(
@@ -98,27 +135,29 @@ def load_dataset(
             diags.append(spec_diag(spec_path, f"file '{rel}' not found (looked in {display(path.parent)}/)"))
             continue
         shown = display(path)
-        try:
-            for lineno, text in _lines(path):
-                if not text.strip():
-                    continue
+        for lineno, line in _lines(path):
+            problem: str | None
+            if isinstance(line, LineProblem):
+                problem, col, row, text = line.message, line.col, None, line.text
+            elif not line.strip():
+                continue
+            else:
+                text = line
                 problem, col, row = _parse_line(text, spec, fixed_split, validator)
-                if problem is None and row is not None:
-                    item_id = str(row[spec.id_field])
-                    if item_id in first_line:
-                        f, ln = first_line[item_id]
-                        problem, col = f"duplicate id '{item_id}' (first at {f}:{ln}); ids must be unique", 1
-                if problem is not None:
-                    bad += 1
-                    if bad <= MAX_LINE_ERRORS:
-                        diags.append(Diagnostic(shown, lineno, col, where, problem, _snippet(text, lineno, col)))
-                    continue
-                assert row is not None
-                first_line[item_id] = (shown, lineno)
-                split = fixed_split if fixed_split is not None else _split_of(row, spec)
-                items.append(Item(item_id, row, split, shown, lineno, content_hash(row)))
-        except UnicodeDecodeError as exc:
-            diags.append(Diagnostic(shown, None, None, where, f"not UTF-8 text ({exc.reason}); save it as UTF-8"))
+            if problem is None and row is not None:
+                item_id = str(row[spec.id_field])
+                if item_id in first_line:
+                    f, ln = first_line[item_id]
+                    problem, col = f"duplicate id '{item_id}' (first at {f}:{ln}); ids must be unique", 1
+            if problem is not None:
+                bad += 1
+                if bad <= MAX_LINE_ERRORS:
+                    diags.append(Diagnostic(shown, lineno, col, where, problem, _snippet(text, lineno, col)))
+                continue
+            assert row is not None
+            first_line[item_id] = (shown, lineno)
+            split = fixed_split if fixed_split is not None else _split_of(row, spec)
+            items.append(Item(item_id, row, split, shown, lineno, content_hash(row)))
     if bad > MAX_LINE_ERRORS:
         diags.append(
             Diagnostic(display(base_dir), None, None, where, f"... and {bad - MAX_LINE_ERRORS} more bad lines")
@@ -133,6 +172,47 @@ def load_dataset(
     return LoadedDataset(name, tuple(items), fields, splits, digest), []
 
 
+class _BadNumber(ValueError):
+    def __init__(self, message: str, token: str) -> None:
+        super().__init__(message)
+        self.token = token
+
+
+def _no_constant(token: str) -> Any:
+    raise _BadNumber(f"{token} is not valid JSON; use null or a finite number", token)
+
+
+def _bounded_int(token: str) -> int:
+    if len(token.lstrip("-")) > MAX_INT_DIGITS:
+        raise _BadNumber(f"integer with {len(token.lstrip('-'))} digits; the limit is {MAX_INT_DIGITS}", token)
+    return int(token)
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise _BadNumber(f"{token} is not a finite number; use a smaller one", token)
+    return value
+
+
+def _column_of(text: str, token: str) -> int | None:
+    at = text.find(token)
+    return at + 1 if at >= 0 else None
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion (stops counting past MAX_DEPTH)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _split_of(row: Mapping[str, Any], spec: DatasetSpec) -> str:
     return "all" if spec.split_field is None else str(row[spec.split_field])
 
@@ -145,9 +225,19 @@ def _parse_line(
 ) -> tuple[str | None, int | None, dict[str, Any] | None]:
     """(problem, column, row): problem is None when the line is a valid item."""
     try:
-        row = json.loads(text)
+        row = json.loads(text, parse_constant=_no_constant, parse_int=_bounded_int, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         return f"invalid JSON: {exc.msg}; each line must be one JSON object", exc.colno, None
+    except _BadNumber as exc:
+        return str(exc), _column_of(text, exc.token), None
+    except RecursionError:
+        return f"JSON nested more than {MAX_DEPTH} levels deep; flatten the item", 1, None
+    if _depth(row) > MAX_DEPTH:
+        return f"JSON nested more than {MAX_DEPTH} levels deep; flatten the item", 1, None
+    try:
+        canonical_json(row).encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid Unicode (a lone surrogate escape such as \\ud800); remove it", 1, None
     if not isinstance(row, dict):
         return f"expected a JSON object, got {type(row).__name__}; each line must be one JSON object", 1, None
     if spec.id_field not in row:

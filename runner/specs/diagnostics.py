@@ -54,12 +54,21 @@ def breadcrumb(kind: str, name: str | None, data: Any, path: Path_) -> str:
     return " -> ".join(parts)
 
 
+SNIPPET_WIDTH = 100
+
+
 def snippet(lines: Sequence[str], pos: Pos) -> tuple[str, ...]:
     """The source line and a caret under the column."""
     if not 1 <= pos.line <= len(lines):
         return ()
-    text = lines[pos.line - 1].rstrip("\n")
-    return (f"{pos.line:>5} | {text}", f"      | {' ' * (pos.col - 1)}^")
+    text, col = lines[pos.line - 1].rstrip("\n"), pos.col
+    if len(text) > SNIPPET_WIDTH:  # a window around the column, so a huge line is never printed whole
+        start = max(0, min(col - 1 - SNIPPET_WIDTH // 2, len(text) - SNIPPET_WIDTH))
+        text, col = (
+            ("..." if start else "") + text[start : start + SNIPPET_WIDTH] + "...",
+            col - start + (3 if start else 0),
+        )
+    return (f"{pos.line:>5} | {text}", f"      | {' ' * (col - 1)}^")
 
 
 def _quoted(expected: str) -> list[str]:

@@ -33,6 +33,8 @@ from runner.specs.yamlpos import Path_, YamlDoc, YamlSyntaxError, load_yaml_docu
 
 D = TypeVar("D", bound=BaseModel)
 SPEC_SUFFIXES = (".yaml", ".yml")
+MAX_SPEC_BYTES = 2 * 1024 * 1024
+"""Size limit of one spec file (specs are configuration; data belongs in datasets)."""
 
 
 @dataclass(frozen=True)
@@ -248,10 +250,9 @@ def load_specs(paths: Iterable[Path | str], root: Path | None = None) -> SpecSet
     for file in files:
         shown = display_path(file)
         shown_files.append(shown)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            col.diags.append(Diagnostic(shown, None, None, "", f"not UTF-8 text ({exc.reason}); save it as UTF-8"))
+        text, problem = read_text(file, shown, MAX_SPEC_BYTES, "a spec file")
+        if problem is not None:
+            col.diags.append(problem)
             col.incomplete = True
             continue
         lines = tuple(text.splitlines())
@@ -280,6 +281,26 @@ def load_specs(paths: Iterable[Path | str], root: Path | None = None) -> SpecSet
     if col.diags:
         raise SpecError(col.diags)
     return specs
+
+
+def read_text(path: Path, shown: str, limit: int, what: str) -> tuple[str, Diagnostic | None]:
+    """The UTF-8 text of `path`, or a diagnostic at the line where it passes `limit` bytes or where its first
+    byte that is not UTF-8 is."""
+    with path.open("rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        line = data.count(b"\n", 0, limit) + 1
+        message = f"{what} must be at most {limit // (1024 * 1024)} MiB; this one is larger (from this line on)"
+        return "", Diagnostic(shown, line, None, "", f"{message}; split it, or move data into a dataset")
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = data[exc.start : exc.start + 1].hex()
+        return "", Diagnostic(
+            shown, line, column, "", f"not UTF-8 text (byte 0x{byte}: {exc.reason}); save it as UTF-8"
+        )
 
 
 def reload_specs(specs: SpecSet) -> SpecSet:

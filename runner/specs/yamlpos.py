@@ -1,4 +1,10 @@
-"""Safe YAML loading that keeps where every value came from, so errors can name file, line and column."""
+"""Safe YAML loading that keeps where every value came from, so errors can name file, line and column.
+
+Spec files come from pull requests, so loading is bounded before anything is built: nesting deeper than
+MAX_DEPTH (checked on the event stream, which PyYAML parses without recursion), aliases that expand to more than
+MAX_NODES values (a billion-laughs bomb: PyYAML shares aliased objects, but everything that walks the data pays
+the expanded size), recursive aliases and integers longer than MAX_INT_DIGITS are located errors.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,12 @@ from typing import Any
 import yaml
 
 Path_ = tuple[str | int, ...]
+MAX_DEPTH = 64
+"""Nesting levels (mappings and sequences) a document may have."""
+MAX_NODES = 100_000
+"""Values a document may hold once every alias is expanded."""
+MAX_INT_DIGITS = 100
+INT_TAG = "tag:yaml.org,2002:int"
 
 
 @dataclass(frozen=True)
@@ -75,16 +87,73 @@ def _walk(node: yaml.Node, path: Path_, doc: YamlDoc) -> None:
             _walk(item, (*path, i), doc)
 
 
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before the (recursive) composer sees it."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlSyntaxError(
+                    f"YAML nested more than {MAX_DEPTH} levels deep; flatten it", _pos(event.start_mark)
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _check_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
+    """Values under `node` once aliases are expanded (shared nodes counted once per use); refuse a bomb, a
+    recursive alias or a huge integer at its position."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        raise YamlSyntaxError("recursive alias: this anchored value contains an alias to itself", _mark(node))
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == INT_TAG and len(node.value) > MAX_INT_DIGITS:
+            raise YamlSyntaxError(f"integer with {len(node.value)} digits; the limit is {MAX_INT_DIGITS}", _mark(node))
+        return 1
+    active.add(key)
+    children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+    size = 1
+    for child in children:
+        size += _check_size(child, memo, active)
+        if size > MAX_NODES:
+            raise YamlSyntaxError(
+                f"YAML expands to more than {MAX_NODES} values here (each alias repeats what its anchor holds); "
+                "use fewer aliases",
+                _mark(node),
+            )
+    active.discard(key)
+    memo[key] = size
+    return size
+
+
+def _pos(mark: Any) -> Pos:
+    return Pos(mark.line + 1, mark.column + 1) if mark is not None else Pos(1, 1)
+
+
 def load_yaml_documents(text: str) -> list[YamlDoc]:
-    """Parse every document in `text` with the safe loader; raise YamlSyntaxError on bad YAML."""
-    loader = yaml.SafeLoader(text)
+    """Parse every document in `text` with the safe loader; raise YamlSyntaxError on bad YAML or on YAML
+    that breaks a limit."""
     docs: list[YamlDoc] = []
     try:
+        loader = yaml.SafeLoader(text)  # its reader refuses control characters here, with a character index
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise YamlSyntaxError(f"YAML syntax error: {exc.reason}", Pos(line, col)) from None
+    try:
+        _check_depth(text)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
-            data = loader.construct_document(node)
+            _check_size(node, {}, set())
+            try:
+                data = loader.construct_document(node)
+            except (ValueError, OverflowError, TypeError) as exc:  # e.g. a timestamp with month 13
+                raise YamlSyntaxError(f"YAML value cannot be read: {exc}", _mark(node)) from None
             doc = YamlDoc(data=data, start=_mark(node))
             _walk(node, (), doc)
             docs.append(doc)

@@ -58,7 +58,7 @@ def test_file_that_is_not_utf8_is_an_error(mini_repo: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_specs([Path("specs")])
     assert [d.headline() for d in info.value.diagnostics] == [
-        "specs/latin1.yaml: not UTF-8 text (invalid continuation byte); save it as UTF-8"
+        "specs/latin1.yaml:1:10: not UTF-8 text (byte 0xe9: invalid continuation byte); save it as UTF-8"
     ]
 
 
