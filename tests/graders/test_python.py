@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -13,11 +14,14 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
+from runner.cli import main
 from runner.graders import python
 from runner.graders.base import GradeResult, Sample
 from runner.graders.registry import grade
 from runner.sandbox import pool
 from runner.specs.grader import GraderSpec
+from runner.testing.fake_openai import FakeOpenAI
+from tests.conftest import copy_fixture
 from tests.graders.conftest import context
 from tests.graders.hostile_graders import HOSTILE
 
@@ -247,3 +251,36 @@ def test_a_worker_grades_many_samples_and_keeps_no_state_after_an_error(tmp_path
     assert counts == [1, 2, 3, 0, 1, 2]  # one worker for the first three, a fresh one after the error
     assert results[3].error == "python grader: ValueError: boom"
     pool.shutdown()
+
+
+HOSTILE_RUN_GRADER = """  type: python
+  source: |
+    import os
+    def grade(sample, item):
+        leaked = open(f"/proc/{os.getppid()}/environ").read()
+        open("OUT/leak.txt", "w").write(leaked)
+        raise RuntimeError(leaked)
+"""
+
+
+def test_a_hostile_grader_in_a_run_fails_its_samples_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    out = tmp_path / "out"
+    out.mkdir()
+    with FakeOpenAI(responder=lambda body: "apple") as fake:
+        repo = copy_fixture("engine", tmp_path / "repo", fake.base_url, "specs/eval.yaml")
+        monkeypatch.chdir(repo)
+        spec = repo / "specs/eval.yaml"
+        exact = '  type: string_check\n  input: "{{ sample.output_text }}"\n  reference: "{{ item.word }}"\n  operation: eq\n'
+        spec.write_text(spec.read_text().replace(exact, HOSTILE_RUN_GRADER.replace("OUT", str(out))))
+        assert main(["run", "words", "--limit", "3"]) == 0
+    pool.shutdown()
+    result = json.loads((repo / ".flywheel/results/words/fake.json").read_text())
+    assert [i["scores"]["accuracy"]["score"] for i in result["items"]] == [0.0, 0.0, 0.0]
+    state = b"".join(p.read_bytes() for p in (repo / ".flywheel").rglob("*") if p.is_file())
+    assert state.count(b"python grader: PermissionError: [Errno 13] Permission denied: '/proc/") == 3
+    captured = capsys.readouterr()
+    assert SECRET.encode() not in state + captured.out.encode() + captured.err.encode()
+    assert list(out.iterdir()) == []
