@@ -143,6 +143,7 @@ SECRET = "sk-live-HOSTILE-13-secret"
 @pytest.fixture(params=["namespaces", "no-unshare"])
 def host(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     """Run each hostile grader twice: as configured here, and as on a CI host without `unshare` on PATH."""
+    pool.shutdown()  # only this test's workers count below
     if request.param == "no-unshare":
         empty = tmp_path / "empty-path"
         empty.mkdir()

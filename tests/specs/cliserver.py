@@ -98,6 +98,7 @@ class CliServer:
         return Outcome(answer["code"], read(out), read(err), answer["timed_out"], answer["seconds"], answer["maxrss"])
 
     def close(self) -> None:
-        assert self.proc.stdin is not None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.close()
         self.proc.wait(timeout=30)
+        self.proc.stdout.close()
