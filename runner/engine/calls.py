@@ -3,6 +3,7 @@ spend tracked against the budget. A response is stored the moment it is paid for
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,6 +58,8 @@ class Caller:
     record: Cassette | None = None
     replay: Cassette | None = None
     keys_used: set[str] = field(default_factory=set)
+    _inflight: dict[str, asyncio.Future[ChatResponse]] = field(default_factory=dict)
+    """Single flight: identical requests in flight at once are sent once; the others wait for that answer."""
 
     def is_cached(self, request: ChatRequest, repeat: int) -> bool:
         """Whether a call would cost nothing (for estimates)."""
@@ -77,8 +80,23 @@ class Caller:
             self.spend.cached_calls += 1
             self._keep(key, raw_cached)
             return CallResult(ChatResponse.from_json(raw_cached), 0.0, True, time.perf_counter() - start)
-        client = await self.pool.client(model)
-        response = await client.chat(request)
+        pending = self._inflight.get(key) if self.use_cache else None
+        if pending is not None:  # the same request is on its way: wait for it instead of paying twice
+            response = await asyncio.shield(pending)
+            self.spend.cached_calls += 1
+            return CallResult(response, 0.0, True, time.perf_counter() - start)
+        flight: asyncio.Future[ChatResponse] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = flight
+        try:
+            client = await self.pool.client(model)
+            response = await client.chat(request)
+        except BaseException as exc:
+            flight.set_exception(exc)
+            flight.exception()  # retrieved here; waiters re-raise it
+            raise
+        finally:
+            del self._inflight[key]
+        flight.set_result(response)
         cost = cost_usd(response.usage, model.spec.pricing)
         self.store.put_response(key, response.raw, cost)
         self.spend.usd += cost
