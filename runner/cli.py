@@ -16,11 +16,15 @@ from rich.console import Console
 
 from runner import __version__
 from runner.errors import ExitCode, FlywheelError, UsageError
+from runner.project import default_specs
 from runner.subproc import stop_on_signals
 
 EPILOG = """exit codes: 0 ok | 1 error (invalid specs or input) | 2 changes (plan --detailed-exitcode)
 | 3 regression (gate) | 4 inconclusive with on_inconclusive: fail (gate) | 70 internal error | 130 interrupted
 (see docs/exit-codes.md)"""
+
+
+SPECS_HELP = "spec folder or file (default: the project's specs/, found from any subfolder)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,14 +69,29 @@ def _parser() -> argparse.ArgumentParser:
         "paths",
         nargs="*",
         type=Path,
-        default=[Path("specs")],
         metavar="PATH",
-        help="spec files or folders (default: specs/)",
+        help="spec files or folders (default: the project's specs/, found from any subfolder)",
+    )
+
+    p = sub.add_parser("init", help="start a project: specs/ with a runnable example, .gitignore, workflows")
+    p.add_argument("dir", nargs="?", type=Path, default=Path(), metavar="DIR", help="project folder (default: .)")
+    p.add_argument("--example", default="triage", metavar="NAME", help="example eval to start from: %(default)s")
+    p.add_argument(
+        "--provider",
+        choices=("local", "openai"),
+        default="local",
+        help="local: the embedded model, no key (default); openai: OpenAI with OPENAI_API_KEY",
+    )
+    p.add_argument(
+        "--action",
+        default=None,
+        metavar="OWNER/REPO@REF",
+        help="the Flywheel GitHub Action the workflows use (default: this release's major tag)",
     )
 
     p = sub.add_parser("run", help="evaluate an Eval on its models (cached, budgeted, resumable)")
     p.add_argument("eval_name", metavar="EVAL", help="name of the Eval spec")
-    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help=SPECS_HELP)
     p.add_argument(
         "--model",
         action="append",
@@ -88,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result documents as JSON")
 
     p = sub.add_parser("plan", help="show what apply would run and why (pure: no calls)")
-    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help=SPECS_HELP)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument(
         "--detailed-exitcode",
@@ -99,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("apply", help="run what the plan says, record results and state (idempotent)")
     p.add_argument("plan_file", nargs="?", type=Path, metavar="PLAN", help="a plan saved by `plan --out`")
-    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help=SPECS_HELP)
     p.add_argument(
         "--lock-timeout",
         type=float,
@@ -117,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gate", help="decide a pull request: compare with the base ref's baselines and policy")
     p.add_argument("--base", required=True, metavar="REF", help="the base branch or commit, e.g. origin/main")
-    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help=SPECS_HELP)
     _cassette_flags(p)
     _unsafe_flag(p)
     p.add_argument("--no-cache", action="store_true", help="do not reuse cached responses (drift checks)")
@@ -136,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="write a self-contained HTML report (and a CSV) of the latest results or gate")
     p.add_argument("evals", nargs="*", metavar="EVAL", help="only these Evals (default: all with results)")
-    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    p.add_argument("--specs", type=Path, action="append", metavar="PATH", help=SPECS_HELP)
     p.add_argument("--gate", action="store_true", help="report the last `flywheel gate` (flips, verdict numbers)")
     p.add_argument(
         "--html",
@@ -159,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("baseline", help="manage baselines/ (per-item scores the gate compares against)")
     bsub = p.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
     b = bsub.add_parser("update", help="write baselines/ from the latest results (run on the main branch)")
-    b.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    b.add_argument("--specs", type=Path, action="append", metavar="PATH", help=SPECS_HELP)
     b.add_argument("--eval", action="append", default=[], metavar="NAME", help="only this Eval; repeatable")
     b.add_argument(
         "--allow-partial",
@@ -176,7 +195,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--judge-model", metavar="MODEL", help="Model spec to use for score_model / label_model judges")
     g = gsub.add_parser("export", help="print the OpenAI grader JSON of a Grader spec")
     g.add_argument("name", metavar="NAME", help="the Grader's metadata.name")
-    g.add_argument("--specs", type=Path, action="append", metavar="PATH", help="spec folder or file (default: specs/)")
+    g.add_argument("--specs", type=Path, action="append", metavar="PATH", help=SPECS_HELP)
 
     p = sub.add_parser("force-unlock", help="remove the state lock left by an apply that is gone")
     p.add_argument("lock_id", metavar="ID", help="the lock id the error message printed")
@@ -199,11 +218,16 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "validate":
         from runner.commands.validate import validate  # noqa: PLC0415 - keep start-up light
 
-        return validate(args.paths, out)
+        return validate(args.paths or [default_specs()], out)
+    if args.command == "init":
+        from runner.commands.init import init  # noqa: PLC0415
+        from runner.scaffold import ACTION_REF  # noqa: PLC0415
+
+        return init(args.dir, args.example, args.provider, args.action or ACTION_REF, out)
     if args.command == "report":
         from runner.commands.report import report  # noqa: PLC0415
 
-        return report(args.specs or [Path("specs")], args.evals, args.gate, args.html, args.csv, args.open, out)
+        return report(args.specs or [default_specs()], args.evals, args.gate, args.html, args.csv, args.open, out)
     if args.command == "schema":
         from runner.commands.schema import schema  # noqa: PLC0415
 
@@ -216,7 +240,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
                 raise UsageError(f"{flag} must be at least 1")
         run_args = RunArgs(
             eval_name=args.eval_name,
-            specs=tuple(args.specs or [Path("specs")]),
+            specs=tuple(args.specs or [default_specs()]),
             models=tuple(args.model),
             limit=args.limit,
             repeats=args.repeats,
@@ -229,12 +253,12 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "plan":
         from runner.commands.plan import plan  # noqa: PLC0415
 
-        return plan(args.specs or [Path("specs")], args.json, args.detailed_exitcode, args.out, out)
+        return plan(args.specs or [default_specs()], args.json, args.detailed_exitcode, args.out, out)
     if args.command == "apply":
         from runner.commands.apply import apply  # noqa: PLC0415
 
         return apply(
-            args.specs or [Path("specs")],
+            args.specs or [default_specs()],
             plan_file=args.plan_file,
             lock_timeout=args.lock_timeout,
             replay=args.replay,
@@ -248,7 +272,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
 
         gate_args = GateArgs(
             base=args.base,
-            specs=tuple(args.specs or [Path("specs")]),
+            specs=tuple(args.specs or [default_specs()]),
             replay=args.replay,
             record=args.record,
             use_cache=not args.no_cache,
@@ -266,13 +290,13 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "baseline":
         from runner.commands.baseline import baseline_update  # noqa: PLC0415
 
-        return baseline_update(args.specs or [Path("specs")], args.eval, out, args.allow_partial, args.dry_run)
+        return baseline_update(args.specs or [default_specs()], args.eval, out, args.allow_partial, args.dry_run)
     if args.command == "grader":
         from runner.commands.grader import grader_export, grader_import  # noqa: PLC0415
 
         if args.grader_command == "import":
             return grader_import(args.file, args.name, args.judge_model, out)
-        return grader_export(args.specs or [Path("specs")], args.name, out)
+        return grader_export(args.specs or [default_specs()], args.name, out)
     if args.command == "force-unlock":
         from runner.commands.unlock import force_unlock_command  # noqa: PLC0415
 

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from runner.errors import Diagnostic, SpecError, UsageError
+from runner.project import find_project
 from runner.specs.common import API_VERSION
 from runner.specs.datasets import LoadedDataset
 from runner.specs.diagnostics import breadcrumb, did_you_mean, field_problems, snippet
@@ -89,20 +90,29 @@ class SpecSet:
 
 
 def display_path(path: Path) -> str:
-    """`path` relative to the working directory when inside it, else absolute."""
+    """`path` relative to the working directory when inside it or inside the project the working directory is
+    in (`../specs/x.yaml` from a subfolder, as git shows it), else absolute."""
     try:
-        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+        resolved = path.resolve()
+        if resolved.is_relative_to(Path.cwd().resolve()):
+            return os.path.relpath(path)
+        project = find_project()
+        return os.path.relpath(resolved) if project is not None and resolved.is_relative_to(project) else str(path)
     except ValueError:  # pragma: no cover - different drives on Windows
         return str(path)
 
 
 def find_root(path: Path) -> Path:
-    """The project root: the nearest ancestor holding `.git`; else the working directory when `path` is
-    inside it; else the folder given. Datasets and grader files must stay inside it."""
+    """The project root: the nearest ancestor holding `.git`; else the project the working directory is in
+    (runner.project) when `path` is inside it; else the working directory when `path` is inside it; else the
+    folder given. Datasets and grader files must stay inside it."""
     start = path.resolve() if path.is_dir() else path.resolve().parent
     for candidate in (start, *start.parents):
         if (candidate / ".git").exists():
             return candidate
+    project = find_project()
+    if project is not None and start.is_relative_to(project):
+        return project  # run from a subfolder of the project, e.g. specs/triage/
     cwd = Path.cwd().resolve()
     return cwd if start.is_relative_to(cwd) else start
 
