@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jinja2 import TemplateRuntimeError
+
 from runner.models.local import choices_grammar
 from runner.models.resolve import ResolvedModel
 from runner.models.types import ChatRequest
@@ -24,9 +26,39 @@ def sampling(model: ModelSpec, overrides: Mapping[str, Any] | None = None) -> di
     return merged
 
 
+ROLES = frozenset({"system", "developer", "user", "assistant"})
+
+
+class ItemMessagesError(TemplateRuntimeError):
+    """An item's `item_messages` field is not a list of chat messages (a graded error for that item, like a
+    template that fails on it)."""
+
+
 def render_messages(prompt: PromptSpec, item: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The prompt's messages rendered for `item` (sandboxed, strict: a missing field raises)."""
-    return [{"role": m.role, "content": render(m.content, item=item)} for m in prompt.messages]
+    """The prompt's messages rendered for `item` (sandboxed, strict: a missing field raises), then the chat
+    held in the item's `item_messages` field, checked and sent as it is."""
+    messages = [{"role": m.role, "content": render(m.content, item=item)} for m in prompt.messages]
+    if prompt.item_messages is not None:
+        messages.extend(item_chat(item, prompt.item_messages))
+    return messages
+
+
+def item_chat(item: Mapping[str, Any], field: str) -> list[dict[str, str]]:
+    """The chat in `item[field]`: a non-empty list of `{role, content}` with string content."""
+    chat = item.get(field)
+    if not isinstance(chat, list) or not chat:
+        raise ItemMessagesError(f"item field '{field}' must be a non-empty list of {{role, content}} messages")
+    out = []
+    for n, m in enumerate(chat):
+        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
+            raise ItemMessagesError(
+                f"item field '{field}', message {n}: expected {{role: system|developer|user|assistant, content: text}}"
+            )
+        message = {"role": str(m["role"]), "content": str(m["content"])}
+        if isinstance(m.get("name"), str):
+            message["name"] = m["name"]  # openai/evals few-shot turns: name example_user / example_assistant
+        out.append(message)
+    return out
 
 
 def build_request(model: ResolvedModel, prompt: PromptSpec, messages: list[dict[str, str]]) -> ChatRequest:

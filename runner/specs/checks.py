@@ -232,6 +232,19 @@ class _Checker:
             self.err(loc, ("spec", "choices"), "use either `choices` or `response_format`, not both")
         for i, message in enumerate(spec.messages):
             self.template(loc, ("spec", "messages", i, "content"), message.content, {"item"}, datasets)
+        if spec.item_messages is not None:
+            for dataset in sorted(datasets):
+                loaded = self.specs.data.get(dataset)
+                if loaded is not None and spec.item_messages not in loaded.fields:
+                    hint = (
+                        did_you_mean(spec.item_messages, loaded.fields)
+                        or f" (fields: {', '.join(sorted(loaded.fields))})"
+                    )
+                    self.err(
+                        loc,
+                        ("spec", "item_messages"),
+                        f"items of dataset '{dataset}' have no field '{spec.item_messages}'{hint}",
+                    )
 
     def template(self, loc: Located[Any], path: Path_, source: str, allowed: set[str], datasets: set[str]) -> None:
         """Syntax, top-level names, `sample.*` attributes, and `item.*` fields against every dataset it meets."""

@@ -69,8 +69,12 @@ class Tool(StrictModel):
 class PromptSpec(StrictModel):
     """A prompt: messages, output format, tools and sampling parameters."""
 
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = []
     """Chat messages, rendered per dataset item."""
+    item_messages: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """An item field holding a whole conversation (a list of `{role, content}` messages), sent after
+    `messages`: for datasets whose items are chats, like openai/evals samples or an OpenAI Evals
+    `item_reference`. Its contents are sent as they are, never rendered as templates."""
     response_format: ResponseFormat | None = None
     """Structured output; the local model is constrained to it with a grammar."""
     tools: list[Tool] = []
@@ -82,6 +86,12 @@ class PromptSpec(StrictModel):
     choices: list[str] | None = Field(default=None, min_length=2)
     """A fixed set of allowed answers (e.g. triage labels). The local model's output is constrained to them,
     so its baseline is honest rather than unparseable."""
+
+    @model_validator(mode="after")
+    def _has_messages(self) -> PromptSpec:
+        if not self.messages and self.item_messages is None:
+            raise ValueError("give `messages` (templates) or `item_messages` (an item field holding a chat)")
+        return self
 
     def to_api(self) -> dict[str, Any]:
         """The static parts of the request (messages are rendered per item elsewhere)."""

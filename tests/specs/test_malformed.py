@@ -321,6 +321,24 @@ CASES = [
     ),
     pytest.param(
         T,
+        "  choices: [order_status, other]\n",
+        "  choices: [order_status, other]\n  item_messages: chat\n",
+        [
+            "specs/triage.yaml:25:18: Prompt/triage -> spec -> item_messages: items of dataset 'tickets' have no field 'chat' (fields: id, label, message, split)",
+        ],
+        id="item-messages-unknown-field",
+    ),
+    pytest.param(
+        T,
+        "  messages:\n    - role: system\n      content: Answer with one label.\n    - role: user\n      content: \"Ticket: {{ item.message }}\"\n",
+        "",
+        [
+            "specs/triage.yaml:19:3: Prompt/triage -> spec: give `messages` (templates) or `item_messages` (an item field holding a chat)",
+        ],
+        id="prompt-without-messages",
+    ),
+    pytest.param(
+        T,
         '      content: "Ticket: {{ item.message }}"\n',
         '      content: "Ticket: {{ items.message }}"\n',
         [
