@@ -55,6 +55,12 @@ def _unsafe_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _out_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out", type=Path, metavar="DIR", help="folder to write into (default: the project's specs/); never overwrites"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="flywheel",
@@ -197,6 +203,39 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("name", metavar="NAME", help="the Grader's metadata.name")
     g.add_argument("--specs", type=Path, action="append", metavar="PATH", help=SPECS_HELP)
 
+    p = sub.add_parser("import", help="turn another tool's eval suite into specs (openai-evals, oaieval, promptfoo)")
+    isub = p.add_subparsers(dest="import_source", metavar="SOURCE", required=True)
+    i = isub.add_parser(
+        "oaieval", help="openai/evals registry evals (Match, Includes, FuzzyMatch, JsonMatch, ModelBasedClassify)"
+    )
+    i.add_argument("evals", nargs="+", metavar="EVAL", help="registry eval name (e.g. test-match) or full id")
+    i.add_argument(
+        "--registry", type=Path, metavar="DIR", help="evals/registry folder (default: the installed evals package's)"
+    )
+    i.add_argument(
+        "--model", default="app-model", metavar="NAME", help="Model spec the evals run on (default: %(default)s)"
+    )
+    i.add_argument(
+        "--judge-model", metavar="NAME", help="Model spec judging ModelBasedClassify evals (default: --model)"
+    )
+    _out_flag(i)
+    i = isub.add_parser("promptfoo", help="a promptfooconfig.yaml: prompts, providers, tests and assertions")
+    i.add_argument("config", type=Path, metavar="CONFIG", help="the promptfoo config file")
+    i.add_argument("--model", metavar="NAME", help="run on this existing Model spec instead of the config's providers")
+    i.add_argument("--judge-model", metavar="NAME", help="Model spec judging llm-rubric (default: the first model)")
+    i.add_argument("--name", metavar="NAME", help="name of the imported specs (default: the config's folder name)")
+    _out_flag(i)
+    i = isub.add_parser("openai-evals", help="OpenAI Evals API objects: an eval, a run and its items")
+    i.add_argument(
+        "eval_file", type=Path, metavar="EVAL_JSON", help="the eval object (data_source_config, testing_criteria)"
+    )
+    i.add_argument(
+        "--run", type=Path, metavar="RUN_JSON", help="a run object: its data_source gives the prompt, model and items"
+    )
+    i.add_argument("--items", type=Path, metavar="FILE", help="items as JSONL (one item per line, or {item: ...} rows)")
+    i.add_argument("--model", metavar="NAME", help="run on this existing Model spec instead of the run's model")
+    _out_flag(i)
+
     p = sub.add_parser("force-unlock", help="remove the state lock left by an apply that is gone")
     p.add_argument("lock_id", metavar="ID", help="the lock id the error message printed")
 
@@ -297,6 +336,8 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         if args.grader_command == "import":
             return grader_import(args.file, args.name, args.judge_model, out)
         return grader_export(args.specs or [default_specs()], args.name, out)
+    if args.command == "import":
+        return _import(args, out)
     if args.command == "force-unlock":
         from runner.commands.unlock import force_unlock_command  # noqa: PLC0415
 
@@ -306,6 +347,24 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
 
         return serve(args.port, args.adapter, out)
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover - argparse enforces choices
+
+
+def _import(args: argparse.Namespace, out: Console) -> int:
+    from runner.commands.import_ import default_out, report  # noqa: PLC0415
+
+    if args.import_source == "oaieval":
+        from runner.importers.oaieval import import_oaieval  # noqa: PLC0415
+
+        imported = import_oaieval(args.evals, args.registry, args.model, args.judge_model)
+    elif args.import_source == "promptfoo":
+        from runner.importers.promptfoo import import_promptfoo  # noqa: PLC0415
+
+        imported = import_promptfoo(args.config, args.model, args.judge_model, args.name)
+    else:
+        from runner.importers.openai_evals import import_openai_evals  # noqa: PLC0415
+
+        imported = import_openai_evals(args.eval_file, args.run, args.items, args.model)
+    return report(imported, args.out or default_out(), out)
 
 
 def _crash_log(exc: BaseException) -> Path:
