@@ -330,7 +330,7 @@ CASES = [
     ),
     pytest.param(
         T,
-        "  messages:\n    - role: system\n      content: Answer with one label.\n    - role: user\n      content: \"Ticket: {{ item.message }}\"\n",
+        '  messages:\n    - role: system\n      content: Answer with one label.\n    - role: user\n      content: "Ticket: {{ item.message }}"\n',
         "",
         [
             "specs/triage.yaml:19:3: Prompt/triage -> spec: give `messages` (templates) or `item_messages` (an item field holding a chat)",
