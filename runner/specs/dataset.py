@@ -1,4 +1,4 @@
-"""`kind: Dataset`: JSONL items in the repo, an item schema, the id field and named splits."""
+"""`kind: Dataset`: JSONL or CSV items in the repo, an item schema, the id field and named splits."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ SplitName = str
 
 
 class DatasetSpec(StrictModel):
-    """A JSONL dataset. Paths are relative to the spec file that declares it."""
+    """A JSONL dataset (one JSON object per line), or CSV (`.csv`: a header row names the fields; every value is
+    a string). Paths are relative to the spec file that declares it."""
 
     path: str | None = None
-    """One JSONL file holding every item. Use with `split_field`, or alone for a single split `all`."""
+    """One JSONL or CSV file holding every item. Use with `split_field`, or alone for a single split `all`."""
     files: dict[SplitName, str] | None = None
-    """Split name -> JSONL file, when each split has its own file (instead of `path`)."""
+    """Split name -> JSONL or CSV file, when each split has its own file (instead of `path`)."""
     split_field: str | None = None
     """With `path`: the item field whose value names the item's split (e.g. `split`)."""
     id_field: str = "id"

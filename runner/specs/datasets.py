@@ -1,12 +1,18 @@
-"""Loading JSONL datasets: parse every line, check ids, splits and the item schema, hash the content.
+"""Loading datasets (JSONL, or CSV with a header row): parse every line, check ids, splits and the item schema,
+hash the content. A CSV row is an item whose fields are the header's columns, all strings, located at the line
+the row starts on.
 
 Datasets come from pull requests: each line is read with a size cap (MAX_LINE_BYTES, so a 50 MB line is never
 held whole) and decoded on its own, and its JSON may not hold NaN or Infinity, integers longer than
 MAX_INT_DIGITS digits or nesting deeper than MAX_DEPTH; each problem is reported at its line.
+A CSV file is read whole, so it may not exceed MAX_CSV_BYTES; its lines have the same cap, and a field is capped
+by the csv module (128 KiB).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
@@ -25,6 +31,7 @@ MAX_LINE_ERRORS = 20
 MAX_LINE_BYTES = 1024 * 1024
 MAX_INT_DIGITS = 100
 MAX_DEPTH = 64
+MAX_CSV_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,78 @@ def _lines(path: Path) -> Iterator[tuple[int, str | LineProblem]]:
                 yield n, LineProblem(message, len(raw[: exc.start].decode("utf-8", "replace")) + 1, shown)
 
 
+def _csv_records(path: Path) -> Iterator[tuple[int, str | LineProblem, dict[str, str] | None]]:
+    """(line the row starts on, its first line or a LineProblem, {column: text}) per CSV row after the header."""
+    size = path.stat().st_size
+    if size > MAX_CSV_BYTES:
+        yield (
+            1,
+            LineProblem(f"CSV file larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB; split it by split", None, ""),
+            None,
+        )
+        return
+    data = path.read_bytes()
+    try:
+        raw = data.decode("utf-8-sig")  # -sig: spreadsheets often start with a BOM
+    except UnicodeDecodeError as exc:
+        n = data.count(b"\n", 0, exc.start) + 1
+        message = f"not UTF-8 text (byte 0x{data[exc.start : exc.start + 1].hex()}); save the file as UTF-8"
+        yield n, LineProblem(message, None, ""), None
+        return
+    physical = [line.rstrip("\r") for line in raw.split("\n")]
+    for n, line in enumerate(physical, start=1):
+        if len(line.encode("utf-8")) > MAX_LINE_BYTES:
+            limit = MAX_LINE_BYTES // (1024 * 1024)
+            yield (
+                n,
+                LineProblem(f"line longer than {limit} MiB; keep each item under the limit", None, line[:120]),
+                None,
+            )
+            return
+
+    def text(n: int) -> str:
+        return physical[n - 1] if 1 <= n <= len(physical) else ""
+
+    reader = csv.reader(io.StringIO(raw), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        yield reader.line_num, LineProblem(f"invalid CSV: {exc}", 1, text(reader.line_num)), None
+        return
+    if header is None:
+        return
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    if dupes or any(not c.strip() for c in header):
+        what = f"repeats the column(s) {', '.join(map(repr, dupes))}" if dupes else "has an empty column name"
+        yield 1, LineProblem(f"the header row {what}; give every column a unique name", 1, text(1)), None
+        return
+    start = reader.line_num + 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield start, LineProblem(f"invalid CSV: {exc}", 1, text(start)), None
+            return
+        if values and (len(values) > 1 or values[0].strip()):
+            if len(values) != len(header):
+                problem = f"row has {len(values)} fields but the header has {len(header)}; quote fields with commas"
+                yield start, LineProblem(problem, 1, text(start)), None
+            else:
+                yield start, text(start) or " ", dict(zip(header, values, strict=True))
+        start = reader.line_num + 1
+
+
+def _records(path: Path) -> Iterator[tuple[int, str | LineProblem, dict[str, str] | None]]:
+    """(line, text or problem, the decoded row when it is already known) for a JSONL or CSV file."""
+    if path.suffix.lower() == ".csv":
+        yield from _csv_records(path)
+    else:
+        for n, line in _lines(path):
+            yield n, line, None
+
+
 def load_dataset(
     name: str,
     spec: DatasetSpec,
@@ -135,12 +214,15 @@ def load_dataset(
             diags.append(spec_diag(spec_path, f"file '{rel}' not found (looked in {display(path.parent)}/)"))
             continue
         shown = display(path)
-        for lineno, line in _lines(path):
+        for lineno, line, decoded in _records(path):
             problem: str | None
             if isinstance(line, LineProblem):
                 problem, col, row, text = line.message, line.col, None, line.text
             elif not line.strip():
                 continue
+            elif decoded is not None:  # a CSV row
+                text = line
+                problem, col, row = _check_row(decoded, spec, fixed_split, validator)
             else:
                 text = line
                 problem, col, row = _parse_line(text, spec, fixed_split, validator)
@@ -238,6 +320,16 @@ def _parse_line(
         canonical_json(row).encode("utf-8")
     except UnicodeEncodeError:
         return "not valid Unicode (a lone surrogate escape such as \\ud800); remove it", 1, None
+    return _check_row(row, spec, fixed_split, validator)
+
+
+def _check_row(
+    row: Any,
+    spec: DatasetSpec,
+    fixed_split: str | None,
+    validator: jsonschema.Draft202012Validator | None,
+) -> tuple[str | None, int | None, dict[str, Any] | None]:
+    """(problem, column, row) for a decoded record: problem is None when it is a valid item."""
     if not isinstance(row, dict):
         return f"expected a JSON object, got {type(row).__name__}; each line must be one JSON object", 1, None
     if spec.id_field not in row:
