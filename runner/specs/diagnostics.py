@@ -155,6 +155,15 @@ def _message(err: ErrorDetails, schema: dict[str, Any]) -> str:
         mapping = (parent or {}).get("discriminator", {}).get("mapping", {})
         one_of = f" (one of {', '.join(mapping)})" if mapping else ""
         return f"missing '{disc}'; add `{disc}:`{one_of}"
+    if kind in ("model_type", "dict_type"):
+        target = _schema_at(schema, loc)
+        keys = sorted(target["properties"]) if target else []
+        value = err["input"]
+        listed = f" with {', '.join(f'`{k}`' for k in keys)}" if keys else ""
+        example = ""
+        if keys == ["lower", "upper"] and isinstance(value, int | float) and not isinstance(value, bool):
+            example = f"; for a floor write `{field}: {{lower: {value}}}` (`{{upper: {value}}}` for a ceiling)"
+        return f"expected a mapping{listed}, got {_short(value)}{example}"
     if kind in ("value_error", "assertion_error"):
         return str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if kind == "string_pattern_mismatch" and field in ("name", "grader", "dataset", "prompt"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from runner.specs.common import JsonObject, ModelRef, Sampling, StrictModel, Template
 
@@ -126,12 +126,15 @@ class LabelModel(_Base):
     passing_labels: list[str] = Field(min_length=1)
     """Labels that count as a pass; each must be in `labels`."""
 
-    @model_validator(mode="after")
-    def _passing_subset(self) -> LabelModel:
-        unknown = [x for x in self.passing_labels if x not in self.labels]
+    @field_validator("passing_labels")
+    @classmethod
+    def _passing_subset(cls, passing: list[str], info: ValidationInfo) -> list[str]:
+        # A field validator (not a model one), so the error points at `passing_labels`, not at the grader.
+        labels = info.data.get("labels")
+        unknown = [x for x in passing if labels is not None and x not in labels]
         if unknown:
-            raise ValueError(f"passing_labels {unknown} are not in labels {self.labels}; add them to `labels`")
-        return self
+            raise ValueError(f"passing_labels {unknown} are not in labels {labels}; add them to `labels`")
+        return passing
 
 
 class PythonGrader(_Base):

@@ -321,6 +321,24 @@ CASES = [
     ),
     pytest.param(
         T,
+        "      value: {lower: 0.5}\n",
+        "      value: 0.3\n",
+        [
+            "specs/triage.yaml:89:14: Eval/triage -> spec -> metrics -> accuracy -> value: expected a mapping with `lower`, `upper`, got 0.3; for a floor write `value: {lower: 0.3}` (`{upper: 0.3}` for a ceiling)",
+        ],
+        id="bounds-as-a-number",
+    ),
+    pytest.param(
+        T,
+        '  type: text_similarity\n  input: "{{ sample.output_text }}"\n  reference: "{{ item.label }}"\n  evaluation_metric: fuzzy_match\n  pass_threshold: 0.8\n',
+        '  type: label_model\n  model: hosted\n  input:\n    - role: user\n      content: "Right? {{ sample.output_text }}"\n  labels: [right, wrong]\n  passing_labels: [right, maybe]\n',
+        [
+            "specs/triage.yaml:47:19: Grader/fuzzy -> spec -> passing_labels: passing_labels ['maybe'] are not in labels ['right', 'wrong']; add them to `labels`",
+        ],
+        id="passing-labels-not-in-labels",
+    ),
+    pytest.param(
+        T,
         "  choices: [order_status, other]\n",
         "  choices: [order_status, other]\n  item_messages: chat\n",
         [
