@@ -84,11 +84,14 @@ async def _apply(
         applied = await apply_plan(specs, plan, targets, state, state_dir, caller, _Bar(err))
         if applied.runs:
             print_results(out, list(applied.runs))
-        log(
-            f"Apply complete: {len(applied.runs)} target(s) run, {len(applied.pruned)} forgotten; "
-            f"state serial {applied.state.serial}."
-        )
         for name in recipes:
             outcome = await retrain(specs, name, caller, state_dir, _Bar(err), log=log)
+            if outcome.runs:  # the promotion Eval: champion, then challenger
+                print_results(out, list(outcome.runs))
             log(f"{name}: {outcome.decision} {outcome.model_id}: {outcome.reason}")
             specs = reload_specs(specs)  # later recipes see the aliases this one moved
+        trained = f", {len(recipes)} recipe{'s' if len(recipes) != 1 else ''} trained" if recipes else ""
+        log(
+            f"Apply complete: {len(applied.runs)} target(s) run, {len(applied.pruned)} forgotten{trained}; "
+            f"state serial {applied.state.serial}."
+        )

@@ -24,7 +24,7 @@ from runner.engine.calls import Caller
 from runner.engine.judge import EngineJudge
 from runner.engine.provenance import provenance
 from runner.engine.requests import build_request
-from runner.engine.run import ProgressSink, RunOptions, run_eval
+from runner.engine.run import ModelRun, ProgressSink, RunOptions, run_eval
 from runner.errors import FinetuneError
 from runner.finetune import aliases, lineage
 from runner.finetune.backends.base import Backend, JobRequest, JobStatus
@@ -57,6 +57,8 @@ class RetrainOutcome:
     reason: str
     comparison: Comparison | None
     data: ValidatedTraining
+    runs: tuple[ModelRun, ...] = ()
+    """The promotion Eval's runs of champion and challenger (none without a promotion rule)."""
 
 
 def default_backend(spec: FineTuneSpec, specs: SpecSet) -> Backend:
@@ -227,7 +229,7 @@ async def retrain(
         aliases.set_alias(specs, base_name, promotion.alias, model_id)
     aliases.prune_adapters(specs, base_name)
     lineage.append(specs.root, entry)
-    return RetrainOutcome(name, job, model_id, decision, reason, comparison, data)
+    return RetrainOutcome(name, job, model_id, decision, reason, comparison, data, gated.runs)
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,8 @@ class _Decision:
     reports: Mapping[str, str]
     """Scores-only copies of the two results the gate read (`champion`, `challenger`), committed with the baselines
     under `baselines/promotions/<recipe>/<recipe hash>/`, relative to the repository root (they outlive CI)."""
+    runs: tuple[ModelRun, ...] = ()
+    """Champion's and challenger's runs of the promotion Eval."""
 
 
 async def _promote(
@@ -269,7 +273,7 @@ async def _promote(
     inputs, _, n = paired_inputs(specs, eval_spec, base_doc, head_doc)
     if not inputs or n == 0:
         reason = f"{promotion.eval}: no gated metric with paired items; the champion stays"
-        return _Decision(None, (), "kept", reason, reports)
+        return _Decision(None, (), "kept", reason, reports, (base_run, head_run))
     reg = eval_spec.regression
     comparison = compare(inputs, alpha=reg.alpha, bootstrap_samples=reg.bootstrap_samples, seed=reg.seed)
     p_better = superiority(inputs, alpha=reg.alpha, bootstrap_samples=reg.bootstrap_samples, seed=reg.seed)
@@ -283,7 +287,7 @@ async def _promote(
         why = comparison.verdict
     elif promotion.require == "better":
         if any(p < reg.alpha for p in p_better):
-            return _Decision(comparison, p_better, "promoted", f"{where}: {summary}", reports)
+            return _Decision(comparison, p_better, "promoted", f"{where}: {summary}", reports, (base_run, head_run))
         why = f"not significantly better (alpha {reg.alpha:g})"
     else:
         improved = any(
@@ -291,9 +295,10 @@ async def _promote(
             for m, x in zip(comparison.metrics, inputs, strict=True)
         )
         if improved:
-            return _Decision(comparison, p_better, "promoted", f"{where}: {summary}", reports)
+            return _Decision(comparison, p_better, "promoted", f"{where}: {summary}", reports, (base_run, head_run))
         why = "not better"
-    return _Decision(comparison, p_better, "kept", f"{where}: {why}; the champion stays ({summary})", reports)
+    why = f"{where}: {why}; the champion stays ({summary})"
+    return _Decision(comparison, p_better, "kept", why, reports, (base_run, head_run))
 
 
 def _shown(path: Path, root: Path) -> str:

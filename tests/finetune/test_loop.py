@@ -88,6 +88,10 @@ def test_apply_trains_gates_and_promotes_the_challenger(repo: Path, capsys: pyte
     assert champion.header.metrics["accuracy"].value == metric["champion"]
     assert "output" not in (repo / promotion / "challenger.json").read_text()
     assert f"upper-sft: promoted {model_id}: upper on 40 items: accuracy" in out
+    lines = out.splitlines()
+    assert lines[-1] == "Apply complete: 1 target(s) run, 0 forgotten, 1 recipe trained; state serial 1."
+    challenger = [line.split() for line in lines if "student@challenger" in line]
+    assert challenger[0][:4] == ["upper", "student@challenger", "accuracy", "1.000"]
     spec = (repo / "specs/specs.yaml").read_text()
     assert f"    champion: {model_id}\n    challenger: {model_id}\n" in spec
     assert "model: student-base   # the base weights" in spec  # comments survive the edit
