@@ -13,15 +13,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from runner import __version__
 from runner.errors import UsageError
 from runner.fsutil import atomic_write_text
 
 TEMPLATES = resources.files("runner.scaffold") / "templates"
 PROVIDERS = ("local", "openai")
 GITIGNORE_ENTRY = ".flywheel/"
-ACTION_REF = "flywheel-evals/flywheel@v0"
-"""The action the scaffolded workflows use (`--action` overrides it): this project's repository at the major
-version tag of this release (see RELEASING.md)."""
+ACTION_REPO = "flywheel-evals/flywheel"
+"""The GitHub repository of Flywheel's action."""
+ACTION_REF = f"{ACTION_REPO}@v{__version__.split('.')[0]}"
+"""The action the scaffolded workflows use (`--action` overrides it): at this release's moving major tag, so
+the workflows keep getting fixes within the major version (RELEASING.md)."""
 
 Status = Literal["create", "unchanged", "conflict", "append"]
 

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# The action's install step: a virtual environment with Flywheel (from this action's checkout), the embedded
-# local model and its server, added to PATH for the later steps. INSTALL=auto skips it when `flywheel` is
-# already on PATH (a self-hosted runner, or act on a developer's machine).
+# The action's install step: a virtual environment with Flywheel (from this action's checkout, so the version of
+# the tag the workflow names), the embedded local model and its server, added to PATH for the later steps.
+# INSTALL=auto skips it when that same version of `flywheel` is already on PATH (a self-hosted runner, or act).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 
 case "${INSTALL:-auto}" in
   never) echo "install: never; using $(command -v flywheel || echo 'no flywheel on PATH')"; exit 0 ;;
-  auto) if command -v flywheel >/dev/null 2>&1; then echo "using $(command -v flywheel) ($(flywheel --version))"; exit 0; fi ;;
+  auto)
+    # Only this action's own version: the workflow pinned a tag, so another flywheel on PATH does not count.
+    want="flywheel $(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$here/runner/__init__.py")"
+    if command -v flywheel >/dev/null 2>&1; then
+      have="$(flywheel --version 2>/dev/null || true)"
+      if [ "$have" = "$want" ]; then echo "using $(command -v flywheel) ($have)"; exit 0; fi
+      echo "$(command -v flywheel) is ${have:-not runnable}, not this action's $want; installing $want"
+    fi
+    ;;
   always) ;;
   *) echo "::error title=Flywheel::input install must be auto, always or never, not '${INSTALL}'"; exit 1 ;;
 esac
