@@ -18,4 +18,10 @@ def validate(paths: Sequence[Path], console: Console) -> int:
     items = sum(len(d.items) for d in specs.data.values())
     files = len(specs.files)
     console.print(f"ok: {counts} in {files} file{'s' if files != 1 else ''}; {items} dataset items", highlight=False)
+    from runner.finetune.validate import overlap_summary  # noqa: PLC0415 - only when there are recipes
+
+    for name in specs.finetunes:
+        overlap = overlap_summary(specs, name)
+        if overlap is not None:
+            console.print(f"warning: {overlap}", markup=False, highlight=False)
     return ExitCode.OK

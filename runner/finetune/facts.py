@@ -9,6 +9,7 @@ from runner.baselines.ledger import read_history
 from runner.finetune import lineage
 from runner.finetune.data import recipe_hash, training_data_hash
 from runner.finetune.triggers import RecipeFacts, decide
+from runner.finetune.validate import overlap_summary
 from runner.reconcile.plan import Plan, Retrain
 from runner.specs.common import parse_model_ref
 from runner.specs.finetune import MetricBelow
@@ -58,4 +59,7 @@ def with_retrains(plan: Plan, specs: SpecSet, today: dt.date | None = None) -> P
             retrains.append(Retrain(name, spec.backend, spec.method, decision.reasons))
         elif decision.held:
             notes.append(f"retrain {name} held: {'; '.join(decision.reasons)}; {decision.held}")
+        overlap = overlap_summary(specs, name)
+        if overlap is not None:
+            notes.append(overlap)
     return replace(plan, retrains=tuple(retrains), notes=tuple(notes))

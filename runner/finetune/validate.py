@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,29 +281,65 @@ def collect_eval_inputs(specs: SpecSet, evals: Sequence[str]) -> list[EvalInput]
     return out
 
 
-def check_contamination(
-    training_inputs: Sequence[ExampleInput], eval_inputs: Sequence[EvalInput], *, file: str
-) -> list[Diagnostic]:
-    """An error for each training example whose input (whole, or any user message) equals an eval item's; `file`
-    is the training file as shown in messages."""
+def leaks(
+    training_inputs: Sequence[ExampleInput], eval_inputs: Sequence[EvalInput]
+) -> list[tuple[ExampleInput, EvalInput]]:
+    """(training example, eval item) pairs whose inputs are the same (whole, or any user message), in training
+    order, then by eval and item id."""
     by_conversation: dict[str, list[EvalInput]] = {}
     by_content: dict[str, list[EvalInput]] = {}
     for e in eval_inputs:
         by_conversation.setdefault(e.conversation, []).append(e)
         for h in set(e.contents):
             by_content.setdefault(h, []).append(e)
-    diags = []
+    pairs: list[tuple[ExampleInput, EvalInput]] = []
     for t in training_inputs:
         hits = {*by_conversation.get(t.conversation, [])}
         for h in set(t.contents):
             hits.update(by_content.get(h, []))
-        for e in sorted(hits, key=lambda e: (e.eval, e.item_id)):
-            split = f"split '{e.split}'" if e.split is not None else "all splits"
-            message = (
-                f"training item '{t.item_id}' has the same input as item '{e.item_id}' of Eval '{e.eval}' ({split}); "
-                "the model would be judged on what it trained on: remove it from the training data"
-            )
-            diags.append(Diagnostic(file, t.line, None, "", message))
+        pairs.extend((t, e) for e in sorted(hits, key=lambda e: (e.eval, e.item_id)))
+    return pairs
+
+
+def overlap_summary(specs: SpecSet, name: str) -> str | None:
+    """One line for `validate` and `plan` when training items of FineTune `name` have the same input as items of
+    an Eval that judges the trained model (training would refuse them); None when there is no such item, or the
+    training data cannot be built (training reports that itself)."""
+    eval_inputs = collect_eval_inputs(specs, judging_evals(specs, name))
+    if not eval_inputs:
+        return None
+    with tempfile.TemporaryDirectory(prefix="flywheel-overlap-") as tmp:
+        try:
+            probe = build_inputs_file(specs, name, Path(tmp) / "inputs.jsonl")
+        except TrainingDataError:
+            return None
+    pairs = leaks(probe.inputs, eval_inputs)
+    if not pairs:
+        return None
+    items = {t.item_id for t, _ in pairs}
+    evals = sorted({e.eval for _, e in pairs})
+    first_t, first_e = pairs[0]
+    return (
+        f"FineTune/{name}: {len(items)} training item{'s' if len(items) != 1 else ''} "
+        f"{'have' if len(items) != 1 else 'has'} the same input as items of Eval {', '.join(evals)} "
+        f"(first: training item '{first_t.item_id}' = item '{first_e.item_id}' of '{first_e.eval}'); "
+        "remove them from the training data, or training will refuse to start"
+    )
+
+
+def check_contamination(
+    training_inputs: Sequence[ExampleInput], eval_inputs: Sequence[EvalInput], *, file: str
+) -> list[Diagnostic]:
+    """An error for each training example whose input (whole, or any user message) equals an eval item's; `file`
+    is the training file as shown in messages."""
+    diags = []
+    for t, e in leaks(training_inputs, eval_inputs):
+        split = f"split '{e.split}'" if e.split is not None else "all splits"
+        message = (
+            f"training item '{t.item_id}' has the same input as item '{e.item_id}' of Eval '{e.eval}' ({split}); "
+            "the model would be judged on what it trained on: remove it from the training data"
+        )
+        diags.append(Diagnostic(file, t.line, None, "", message))
     return diags
 
 

@@ -239,6 +239,21 @@ def test_contaminated_training_data_is_refused_before_training(repo: Path, capsy
     assert not list((repo / ".flywheel/finetune").glob("*/fake-job.json"))
 
 
+def test_validate_and_plan_summarise_the_overlap_once_per_recipe(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = repo / "specs/specs.yaml"
+    spec.write_text(spec.read_text().replace("    split: train\n    prompt: upper", "    prompt: upper"))
+    summary = (
+        "FineTune/upper-sft: 40 training items have the same input as items of Eval upper (first: training item "
+        "'i20' = item 'i20' of 'upper'); remove them from the training data, or training will refuse to start"
+    )
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [f"warning: {summary}"]
+    assert main(["plan"]) == 0
+    assert f"  !  {summary}\n" in capsys.readouterr().out
+
+
 def test_skip_retrain_runs_the_evals_only(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["apply", "--skip-retrain"]) == 0
     out = capsys.readouterr().out
