@@ -9,10 +9,14 @@ case "${INSTALL:-auto}" in
   never) echo "install: never; using $(command -v flywheel || echo 'no flywheel on PATH')"; exit 0 ;;
   auto)
     # Only this action's own version: the workflow pinned a tag, so another flywheel on PATH does not count.
-    want="flywheel $(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$here/runner/__init__.py")"
+    want=""
+    if [ -f "$here/runner/__init__.py" ]; then
+      want="flywheel $(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$here/runner/__init__.py")"
+    fi
     if command -v flywheel >/dev/null 2>&1; then
       have="$(flywheel --version 2>/dev/null || true)"
-      if [ "$have" = "$want" ]; then echo "using $(command -v flywheel) ($have)"; exit 0; fi
+      # Without the action's sources (a stripped copy) any flywheel is taken, as before.
+      if [ -z "$want" ] || [ "$have" = "$want" ]; then echo "using $(command -v flywheel) ($have)"; exit 0; fi
       echo "$(command -v flywheel) is ${have:-not runnable}, not this action's $want; installing $want"
     fi
     ;;
