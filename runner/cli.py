@@ -142,6 +142,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gate", help="decide a pull request: compare with the base ref's baselines and policy")
     p.add_argument("--base", required=True, metavar="REF", help="the base branch or commit, e.g. origin/main")
+    p.add_argument(
+        "--head",
+        metavar="REF",
+        help="gate this commit, read with git archive as data, instead of the working tree (the "
+        "pull_request_target mode: nothing from it is executed; see docs/trust.md)",
+    )
     p.add_argument("--specs", type=Path, action="append", metavar="PATH", help=SPECS_HELP)
     _cassette_flags(p)
     _unsafe_flag(p)
@@ -158,6 +164,16 @@ def _parser() -> argparse.ArgumentParser:
         help="where report.md, report.json, junit.xml and report.txt go (default: .flywheel/gate/)",
     )
     p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.add_argument(
+        "--approve-input-changes",
+        action="store_true",
+        help="a maintainer approved this pull request's changes to the gate's inputs (datasets, graders, policy, "
+        "...): use the head's versions; needs --approved-by and --approved-sha (see docs/trust.md)",
+    )
+    p.add_argument("--approved-by", metavar="LOGIN", help="who approved (named in the report)")
+    p.add_argument(
+        "--approved-sha", metavar="SHA", help="the head commit the approval was given on; any other commit is refused"
+    )
 
     p = sub.add_parser("report", help="write a self-contained HTML report (and a CSV) of the latest results or gate")
     p.add_argument("evals", nargs="*", metavar="EVAL", help="only these Evals (default: all with results)")
@@ -176,6 +192,12 @@ def _parser() -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="ci_command", metavar="ACTION", required=True)
     c = csub.add_parser("comment", help="create or edit the PR's one Flywheel comment from a gate report")
     c.add_argument("--body-file", type=Path, required=True, metavar="FILE", help="the gate's report.md")
+    c.add_argument(
+        "--author",
+        default="github-actions[bot]",
+        metavar="LOGIN",
+        help="who the token posts as; only a marker comment by this login is edited (default: github-actions[bot])",
+    )
     c = csub.add_parser("issue", help="open or edit the one open drift issue")
     c.add_argument("--title", required=True, help="issue title")
     c.add_argument("--body-file", type=Path, required=True, metavar="FILE", help="the report to post")
@@ -318,13 +340,17 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
             report_dir=args.report_dir,
             as_json=args.json,
             fail_on_inconclusive=args.fail_on_inconclusive,
+            head=args.head,
+            approve_input_changes=args.approve_input_changes,
+            approved_by=args.approved_by,
+            approved_sha=args.approved_sha,
         )
         return gate(gate_args, out, err)
     if args.command == "ci":
         from runner.commands.ci import ci_comment, ci_issue  # noqa: PLC0415
 
         if args.ci_command == "comment":
-            return ci_comment(args.body_file, out, err)
+            return ci_comment(args.body_file, out, err, args.author)
         return ci_issue(args.title, args.body_file, args.label, out)
     if args.command == "baseline":
         from runner.commands.baseline import baseline_update  # noqa: PLC0415

@@ -21,7 +21,8 @@ class ExitCode(IntEnum):
     CHANGES = 2
     """`plan --detailed-exitcode` only: success, and there are changes to apply."""
     REGRESSION = 3
-    """`gate`: a statistically significant regression, or an absolute floor broken."""
+    """`gate`: a significant regression, a floor broken, an unapproved change to the gate's inputs, or a cell
+    the gate could not evaluate (docs/trust.md)."""
     INCONCLUSIVE = 4
     """`gate`: underpowered comparison and the Eval's policy says `on_inconclusive: fail`."""
     INTERNAL = 70

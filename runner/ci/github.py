@@ -1,8 +1,10 @@
 """Idempotent GitHub REST writes for the workflows: one PR comment and one open issue, found by a marker.
 
 A workflow re-runs on every push, so both writes are upserts: the comment (or issue) carrying `marker` in its
-body is edited in place, and a new one is created only when none exists. The token is sent in one header and
-never appears in an error message. Plain `urllib`: two endpoints do not justify another HTTP client.
+body is edited in place, and a new one is created only when none exists. Only a comment the bot itself wrote is
+ever edited: anyone can post a comment carrying the marker, and it must neither hijack nor block the report.
+The token is sent in one header and never appears in an error message. Plain `urllib`: two endpoints do not
+justify another HTTP client.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Upserted:
     action: Literal["created", "updated"]
     id: int
     url: str
+    ignored: tuple[str, ...] = ()
+    """Authors of other comments that carried the marker (left untouched)."""
 
 
 class GitHub:
@@ -82,15 +86,22 @@ class GitHub:
             url = match.group(1) if match and match.group(1).startswith(self.api + "/") else None
         return out
 
-    def upsert_comment(self, number: int, body: str, marker: str) -> Upserted:
-        """Edit the comment of PR/issue `number` that carries `marker`, or create it."""
+    def upsert_comment(self, number: int, body: str, marker: str, author: str) -> Upserted:
+        """Edit the comment of PR/issue `number` that `author` (the bot) wrote and that carries `marker`, or
+        create it; comments by anyone else are never edited, whatever they carry."""
         body = _with_marker(body, marker)
+        ignored: list[str] = []
         for comment in self._pages(f"/repos/{self.repo}/issues/{number}/comments?per_page=100"):
-            if marker in (comment.get("body") or ""):
-                data, _ = self._call("PATCH", f"/repos/{self.repo}/issues/comments/{comment['id']}", {"body": body})
-                return Upserted("updated", int(data["id"]), str(data.get("html_url", "")))
+            if marker not in (comment.get("body") or ""):
+                continue
+            login = str((comment.get("user") or {}).get("login", ""))
+            if login != author:
+                ignored.append(login)
+                continue
+            data, _ = self._call("PATCH", f"/repos/{self.repo}/issues/comments/{comment['id']}", {"body": body})
+            return Upserted("updated", int(data["id"]), str(data.get("html_url", "")), tuple(ignored))
         data, _ = self._call("POST", f"/repos/{self.repo}/issues/{number}/comments", {"body": body})
-        return Upserted("created", int(data["id"]), str(data.get("html_url", "")))
+        return Upserted("created", int(data["id"]), str(data.get("html_url", "")), tuple(ignored))
 
     def upsert_issue(self, title: str, body: str, marker: str, label: str) -> Upserted:
         """Edit the open issue labelled `label` that carries `marker`, or open one."""

@@ -19,6 +19,8 @@ from runner.errors import ExitCode, UsageError
 from runner.gate.report import MARKER
 
 DRIFT_MARKER = "<!-- flywheel-drift -->"
+BOT = "github-actions[bot]"
+"""Who writes the PR comment with the workflow's `GITHUB_TOKEN`; pass `--author` for another token's user."""
 
 
 def _client(env: Mapping[str, str]) -> GitHub:
@@ -52,8 +54,8 @@ def _is_fork(event: Mapping[str, Any]) -> bool:
     return bool(head.get("fork")) or (bool(head) and head.get("full_name") != base.get("full_name"))
 
 
-def ci_comment(body_file: Path, out: Console, err: Console) -> int:
-    """Create or edit the pull request's one Flywheel comment (found by its marker)."""
+def ci_comment(body_file: Path, out: Console, err: Console, author: str = BOT) -> int:
+    """Create or edit the pull request's one Flywheel comment (found by its marker and its author)."""
     env = os.environ
     body = _body(body_file)
     event = _event(env)
@@ -62,7 +64,7 @@ def ci_comment(body_file: Path, out: Console, err: Console) -> int:
         out.print("not a pull request event: no comment to post", markup=False, highlight=False)
         return ExitCode.OK
     try:
-        done = _client(env).upsert_comment(number, body, MARKER)
+        done = _client(env).upsert_comment(number, body, MARKER, author)
     except GitHubError as exc:
         if exc.status in (403, 404) and _is_fork(event):
             err.print(
@@ -74,6 +76,14 @@ def ci_comment(body_file: Path, out: Console, err: Console) -> int:
             return ExitCode.OK
         raise
     out.print(f"{done.action} comment {done.id} on #{number} {done.url}".rstrip(), markup=False, highlight=False)
+    if done.ignored:
+        who = ", ".join(f"@{login}" for login in done.ignored)
+        out.print(
+            f"note: left {len(done.ignored)} other comment(s) carrying the Flywheel marker untouched (by {who}): "
+            f"only comments by {author} are edited",
+            markup=False,
+            highlight=False,
+        )
     return ExitCode.OK
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runner.engine.cassette import Cassette
 from runner.engine.store import Store
-from runner.models.pool import ClientPool
+from runner.models.pool import ClientPool, KeyGuard
 from runner.models.pricing import cost_usd
 from runner.models.resolve import ResolvedModel
 from runner.models.types import ChatRequest, ChatResponse
@@ -112,14 +112,20 @@ class Caller:
 
 @asynccontextmanager
 async def caller_session(
-    state_dir: Path, *, replay: Path | None = None, record: Path | None = None, use_cache: bool = True
+    state_dir: Path,
+    *,
+    replay: Path | None = None,
+    record: Path | None = None,
+    use_cache: bool = True,
+    key_guard: KeyGuard | None = None,
 ) -> AsyncIterator[Caller]:
     """A `Caller` over the state folder's response store and client pool, replaying from / recording to the
-    given cassette folders; a recording is saved on the way out, even after a failure."""
+    given cassette folders; a recording is saved on the way out, even after a failure. `key_guard` limits
+    which endpoints receive keys (see `ClientPool`)."""
     replaying = Cassette.load(replay, must_exist=True) if replay else None
     recorder = Cassette.load(record, must_exist=False) if record else None
     with Store(state_dir / "store.sqlite") as store:
-        async with ClientPool(state_dir) as pool:
+        async with ClientPool(state_dir, key_guard) as pool:
             try:
                 yield Caller(pool, store, Spend(), use_cache=use_cache, record=recorder, replay=replaying)
             finally:

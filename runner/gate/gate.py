@@ -1,31 +1,35 @@
-"""The gate: compare the head's results with the base ref's baselines, under the base ref's policy.
+"""The gate: compare the head's results with the base ref's baselines, under the base ref's rules.
 
-Graders, metrics, floors and the regression policy are taken from the base ref, so a pull request that edits
-them (or the baselines) cannot pass its own gate; the report says when it tried. When the baseline on the
-base ref was computed under other dataset or grader hashes, the base side is evaluated in the same run on
-the head's items (paired A/B) instead of comparing apples and oranges.
+What decides the verdict (datasets, graders, judges, metrics, floors, policy, baselines, the set of gated Evals)
+comes from the base ref; the head supplies its prompts and models (`runner/gate/inputs.py`, docs/trust.md). A
+pull request that changes the gate's inputs FAILs, listing the changes, unless a maintainer approved them for
+this head commit. When the baseline on the base ref was computed under other dataset or grader hashes, the base
+side is evaluated in the same run on the same items (paired A/B) instead of comparing apples and oranges.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from runner.baselines.ledger import FOLDER
-from runner.baselines.store import git, item_scores, read_at
+from runner.baselines.store import item_scores, read_at
 from runner.documents.io import ScoredDocument, read_result
+from runner.documents.results import ResultHeader
 from runner.engine.calls import Caller
 from runner.engine.run import ProgressSink, RunOptions, plan_model_run, run_eval
+from runner.errors import ReplayMissError
+from runner.gate.inputs import NO_CODE, Approval, DatasetDiff, GateInputs, base_side, metric_floor
 from runner.gate.samples import describe
 from runner.gate.stats import Comparison, MetricInput, compare
 from runner.hashing import content_hash
+from runner.models.pool import UntrustedKeyError
 from runner.models.resolve import resolve_model
+from runner.specs.common import parse_model_ref
 from runner.specs.evals import EvalSpec
-from runner.specs.hashes import grader_hash
-from runner.specs.kinds import EvalDoc
-from runner.specs.loader import Located, SpecSet
+from runner.specs.loader import SpecSet
 
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 
@@ -79,68 +83,48 @@ class Informational:
 
 
 @dataclass(frozen=True)
+class NewResult:
+    """A metric the base ref does not gate (a new Eval, or a new metric of a gated one): run and shown."""
+
+    eval: str
+    model: str
+    metric: str
+    value: float | None
+    floor: str
+    floor_ok: bool | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class GateReport:
-    """Every eval's gate, the policy edits the PR attempted, and the overall verdict."""
+    """Every eval's gate, the changes the PR made to the gate's inputs, and the overall verdict."""
 
     base_ref: str
     base_sha: str
     evals: tuple[EvalGate, ...]
     policy_changes: tuple[str, ...]
+    """Changes to the gate's inputs; without `approval` they FAIL the gate."""
+    approval: Approval | None = None
+    new: tuple[NewResult, ...] = ()
+    datasets: tuple[DatasetDiff, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the gate ignored and why (forged state, the head's cassette, a stale approval)."""
+
+    @property
+    def unapproved(self) -> bool:
+        """The pull request changes the gate's inputs and nobody approved that for this head commit."""
+        return bool(self.policy_changes) and self.approval is None
 
     @property
     def verdict(self) -> Verdict:
         verdicts = {e.verdict for e in self.evals}
-        return "FAIL" if "FAIL" in verdicts else "INCONCLUSIVE" if "INCONCLUSIVE" in verdicts else "PASS"
+        if "FAIL" in verdicts or self.unapproved:
+            return "FAIL"
+        return "INCONCLUSIVE" if "INCONCLUSIVE" in verdicts else "PASS"
 
     @property
     def fails_on_inconclusive(self) -> bool:
         return any(e.verdict == "INCONCLUSIVE" and e.on_inconclusive == "fail" for e in self.evals)
-
-
-def _policy(spec: EvalSpec) -> dict[str, Any]:
-    return {"metrics": [m.model_dump(mode="json") for m in spec.metrics], "regression": spec.regression.model_dump()}
-
-
-def policy_changes(head: SpecSet, base: SpecSet, root: Path, ref: str) -> list[str]:
-    """What the PR changed of the gate's own inputs: policies, graders used by gated evals, baselines."""
-    changes = []
-    for name, located in sorted(base.evals.items()):
-        head_eval = head.evals.get(name)
-        if head_eval is None:
-            changes.append(f"Eval '{name}' was removed")
-        elif _policy(head_eval.doc.spec) != _policy(located.doc.spec):
-            changes.append(f"Eval '{name}': metrics, floors or regression policy changed")
-    used = sorted({m.grader for e in base.evals.values() for m in e.doc.spec.metrics})
-    for grader in used:
-        if grader in head.graders and grader_hash(head, grader) != grader_hash(base, grader):
-            changes.append(f"Grader '{grader}' changed")
-        elif grader not in head.graders:
-            changes.append(f"Grader '{grader}' was removed")
-    edited = git(root, "diff", "--name-only", ref, "--", FOLDER).split()
-    edited += git(root, "ls-files", "--others", "--exclude-standard", "--", FOLDER).split()
-    changes.extend(f"{path} edited" for path in sorted(set(edited)))
-    return changes
-
-
-def _with_base_policy(head: SpecSet, base: SpecSet, eval_name: str) -> SpecSet:
-    """Head specs whose Eval `eval_name` uses the base ref's metrics and policy and whose graders are the
-    base ref's versions."""
-    head_eval = head.evals[eval_name]
-    base_spec = base.evals[eval_name].doc.spec
-    spec = head_eval.doc.spec.model_copy(
-        update={"metrics": base_spec.metrics, "regression": base_spec.regression, "budget": base_spec.budget}
-    )
-    doc = head_eval.doc.model_copy(update={"spec": spec})
-    evals = {**head.evals, eval_name: replace(head_eval, doc=doc)}
-    graders = {**head.graders, **{m.grader: base.graders[m.grader] for m in base_spec.metrics}}
-    return replace(head, evals=evals, graders=graders)
-
-
-def _on_head_items(base: SpecSet, head: SpecSet, eval_name: str) -> SpecSet:
-    """Base specs whose Eval reads the head's dataset items (same ids, current content)."""
-    base_ds = base.evals[eval_name].doc.spec.dataset
-    head_ds = head.evals[eval_name].doc.spec.dataset
-    return replace(base, data={**base.data, base_ds: head.data[head_ds]})
 
 
 def _scores(doc: ScoredDocument, metric: str, aggregate: str) -> dict[str, float]:
@@ -157,139 +141,206 @@ def _pair_models(base_models: Sequence[str], head_models: Sequence[str]) -> list
     return pairs
 
 
+class _NotEvaluated(Exception):
+    """The gate decided beforehand that a cell cannot be evaluated (no key for it, or code it may not run)."""
+
+
+@dataclass(frozen=True)
+class _Context:
+    inputs: GateInputs
+    base: SpecSet
+    ref: str
+    caller: Caller
+    state_dir: Path
+    progress: ProgressSink
+    repo: Path
+    """The git repository the base ref (and its baselines) is read from."""
+
+
+def _not_evaluated(ctx: _Context, exc: Exception, what: str) -> str:
+    if isinstance(exc, ReplayMissError):
+        return (
+            f"not evaluated (no secrets on forks): the cassette on {ctx.ref} has no recording of {what}; "
+            "a maintainer can run the gate with secrets"
+        )
+    return f"not evaluated: {exc}"
+
+
 async def run_gate(
-    head: SpecSet,
+    inputs: GateInputs,
     base: SpecSet,
     ref: str,
     base_sha: str,
     caller: Caller,
     state_dir: Path,
     progress: ProgressSink,
+    tree_notes: Sequence[str] = (),
+    repo: Path | None = None,
 ) -> GateReport:
-    """Gate every Eval of the base ref that the head still has."""
+    """Gate every Eval of the base ref under `inputs`; run the head's new Evals and metrics, ungated. `repo` is
+    the git repository holding the base ref (default: the head specs' root)."""
+    ctx = _Context(inputs, base, ref, caller, state_dir, progress, repo or inputs.specs.root)
     gates: list[EvalGate] = []
-    for eval_name in sorted(base.evals):
-        base_eval: Located[EvalDoc] = base.evals[eval_name]
-        policy = base_eval.doc.spec.regression
-        if eval_name not in head.evals:
-            gates.append(
-                EvalGate(
-                    eval_name,
-                    "-",
-                    "INCONCLUSIVE",
-                    None,
-                    "none",
-                    "removed in this pull request: cannot be evaluated",
-                    policy.on_inconclusive,
-                    (),
-                    base_eval.shown,
-                    base_eval.line,
-                    0,
-                    0.0,
-                )
+    new: list[NewResult] = []
+    for eval_name in inputs.removed:
+        located = base.evals[eval_name]
+        verdict: Verdict = "PASS" if inputs.approval else "FAIL"
+        note = "removed or renamed in this pull request" + (" (approved)" if inputs.approval else ": FAIL")
+        gates.append(
+            EvalGate(eval_name, "-", verdict, None, "none", note, located.doc.spec.regression.on_inconclusive,
+                     (), located.shown, located.line, 0, 0.0)
+        )  # fmt: skip
+    for eval_name in inputs.gated:
+        spec = inputs.specs.evals[eval_name].doc.spec
+        for base_ref, head_ref in _pair_models(base.evals[eval_name].doc.spec.models, spec.models):
+            gate, extra = await _gate_one(ctx, eval_name, base_ref, head_ref)
+            gates.append(gate)
+            new.extend(extra)
+        new.extend(_skipped(ctx, eval_name))
+    for eval_name in inputs.new_evals:
+        new.extend(await _new_eval(ctx, eval_name))
+    return GateReport(
+        ref, base_sha, tuple(gates), inputs.changes, inputs.approval, tuple(new), inputs.datasets, tuple(tree_notes)
+    )
+
+
+def _skipped(ctx: _Context, eval_name: str) -> list[NewResult]:
+    spec = ctx.inputs.specs.evals[eval_name].doc.spec
+    note = f"not run: {NO_CODE}"
+    names = ctx.inputs.skipped.get(eval_name, ())
+    return [NewResult(eval_name, ref, m, None, "-", None, note) for ref in spec.models for m in names]
+
+
+async def _new_eval(ctx: _Context, eval_name: str) -> list[NewResult]:
+    spec = ctx.inputs.specs.evals[eval_name].doc.spec
+    out: list[NewResult] = _skipped(ctx, eval_name)
+    for ref in spec.models:
+        why = ctx.inputs.not_run.get(eval_name) or ctx.inputs.no_key.get(parse_model_ref(ref)[0])
+        try:
+            if why:
+                raise _NotEvaluated(why)
+            [run] = await run_eval(
+                ctx.inputs.specs, eval_name, RunOptions(ctx.state_dir / "new", models=(ref,)), ctx.caller, ctx.progress
             )
+        except (ReplayMissError, UntrustedKeyError, _NotEvaluated) as exc:
+            note = _not_evaluated(ctx, exc, f"Eval '{eval_name}' on {ref}")
+            out += [
+                NewResult(eval_name, ref, m.name, None, metric_floor(spec, m.name), None, note) for m in spec.metrics
+            ]
             continue
-        head_specs = _with_base_policy(head, base, eval_name)
-        head_located = head_specs.evals[eval_name]
-        for base_ref, head_ref in _pair_models(base_eval.doc.spec.models, head_located.doc.spec.models):
-            gates.append(
-                await _gate_one(head_specs, base, eval_name, base_ref, head_ref, ref, caller, state_dir, progress)
-            )
-    return GateReport(ref, base_sha, tuple(gates), tuple(policy_changes(head, base, head.root, ref)))
+        out += _new_results(spec, eval_name, ref, run.result, [m.name for m in spec.metrics])
+    return out
 
 
-async def _gate_one(
-    head: SpecSet,
-    base: SpecSet,
-    eval_name: str,
-    base_ref: str,
-    head_ref: str,
-    ref: str,
-    caller: Caller,
-    state_dir: Path,
-    progress: ProgressSink,
-) -> EvalGate:
-    located = head.evals[eval_name]
+def _new_results(
+    spec: EvalSpec, eval_name: str, ref: str, result: ResultHeader, names: Sequence[str]
+) -> list[NewResult]:
+    return [
+        NewResult(eval_name, ref, name, result.metrics[name].value, metric_floor(spec, name),
+                  result.metrics[name].floor_ok)
+        for name in names
+    ]  # fmt: skip
+
+
+def _cell(ctx: _Context, eval_name: str, model: str, verdict: Verdict, note: str, **kw: Any) -> EvalGate:
+    located = ctx.inputs.specs.evals[eval_name]
     spec = located.doc.spec
+    return EvalGate(
+        eval_name,
+        model,
+        verdict,
+        kw.get("comparison"),
+        kw.get("source", "none"),
+        note,
+        spec.regression.on_inconclusive,
+        tuple(kw.get("flips", ())),
+        located.shown,
+        located.line,
+        kw.get("n", 0),
+        kw.get("cost", 0.0),
+        {m.name: located.line_of(("spec", "metrics", i)) for i, m in enumerate(spec.metrics)},
+        tuple(kw.get("informational", ())),
+    )
+
+
+async def _gate_one(ctx: _Context, eval_name: str, base_ref: str, head_ref: str) -> tuple[EvalGate, list[NewResult]]:
+    head = ctx.inputs.specs
+    spec = head.evals[eval_name].doc.spec
+    caller = ctx.caller
     spent = caller.spend.usd
-    slug = resolve_model(base, base_ref).slug
-    baseline = read_at(head.root, ref, f"{FOLDER}/{eval_name}/{slug}.json")
+    model = head_ref if head_ref == base_ref else f"{base_ref} -> {head_ref}"
+    slug = resolve_model(ctx.base, base_ref).slug
+    baseline = read_at(ctx.repo, ctx.ref, f"{FOLDER}/{eval_name}/{slug}.json")
     if caller.use_cache and baseline is not None and base_ref == head_ref:
-        run_id = plan_model_run(head, eval_name, head_ref, RunOptions(state_dir / "gate" / "head")).run_id
+        run_id = plan_model_run(head, eval_name, head_ref, RunOptions(ctx.state_dir / "gate" / "head")).run_id
         if baseline.header.run_id == run_id:
             # Same prompt, items, graders, policy, model and sampling as the baseline: the head would send the
             # same requests and grade them the same way, so there is nothing to run or compare (provider drift
             # is the scheduled drift check's job, which runs with --no-cache).
-            return EvalGate(
-                eval_name,
-                head_ref,
-                "PASS",
-                None,
-                "baseline",
-                f"unchanged: same run inputs as baselines/{eval_name}/{slug}.json on {ref}; not re-run",
-                spec.regression.on_inconclusive,
-                (),
-                located.shown,
-                located.line,
-                0,
-                0.0,
-            )
-    [head_run] = await run_eval(
-        head, eval_name, RunOptions(state_dir / "gate" / "head", models=(head_ref,)), caller, progress
-    )
-    hashes = head_run.result.provenance.hashes
-    same = (
-        baseline is not None
-        and baseline.header.provenance.hashes.dataset == hashes.dataset
-        and baseline.header.provenance.hashes.graders == hashes.graders
-    )
-    if same:
-        assert baseline is not None
-        base_doc: ScoredDocument = baseline
-        source: Literal["baseline", "evaluated"] = "baseline"
-        note = f"base: baselines/{eval_name}/{slug}.json on {ref}"
-    else:
-        why = "no baseline on the base ref" if baseline is None else "the baseline's dataset or graders differ"
-        base_specs = _on_head_items(base, head, eval_name)
-        [base_run] = await run_eval(
-            base_specs, eval_name, RunOptions(state_dir / "gate" / "base", models=(base_ref,)), caller, progress
+            note = f"unchanged: same run inputs as baselines/{eval_name}/{slug}.json on {ctx.ref}; not re-run"
+            return _cell(ctx, eval_name, head_ref, "PASS", note, source="baseline"), []
+    why = ctx.inputs.not_run.get(eval_name) or ctx.inputs.no_key.get(parse_model_ref(head_ref)[0])
+    try:
+        if why:
+            raise _NotEvaluated(why)
+        [head_run] = await run_eval(
+            head, eval_name, RunOptions(ctx.state_dir / "gate" / "head", models=(head_ref,)), caller, ctx.progress
         )
-        base_doc = read_result(base_run.path)
-        source = "evaluated"
-        note = f"base: {base_ref} evaluated in this run on the head's items ({why})"
+        hashes = head_run.result.provenance.hashes
+        same = (
+            baseline is not None
+            and baseline.header.provenance.hashes.dataset == hashes.dataset
+            and baseline.header.provenance.hashes.graders == hashes.graders
+        )
+        if same:
+            assert baseline is not None
+            base_doc: ScoredDocument = baseline
+            source: Literal["baseline", "evaluated"] = "baseline"
+            note = f"base: baselines/{eval_name}/{slug}.json on {ctx.ref}"
+        else:
+            why_run = "no baseline on the base ref" if baseline is None else "the baseline's dataset or graders differ"
+            [base_run] = await run_eval(
+                base_side(ctx.inputs, ctx.base, eval_name),
+                eval_name,
+                RunOptions(ctx.state_dir / "gate" / "base", models=(base_ref,)),
+                caller,
+                ctx.progress,
+            )
+            base_doc = read_result(base_run.path)
+            source = "evaluated"
+            note = f"base: {base_ref} evaluated in this run on the same items ({why_run})"
+    except (ReplayMissError, UntrustedKeyError, _NotEvaluated) as exc:
+        return _cell(ctx, eval_name, model, "FAIL", _not_evaluated(ctx, exc, f"Eval '{eval_name}' on {head_ref}")), []
     head_doc = read_result(head_run.path)
     comparison, flips, n = paired_compare(head, spec, base_doc, head_doc)
-    flips = list(describe(flips, base_doc, head_doc, state_dir / "gate" / "head"))
+    flips = list(describe(flips, base_doc, head_doc, ctx.state_dir / "gate" / "head"))
     if comparison is None:
         verdict: Verdict = "INCONCLUSIVE"
         note += "; no gated metric with paired items"
     else:
         verdict = comparison.verdict
-    model = head_ref if head_ref == base_ref else f"{base_ref} -> {head_ref}"
-    return EvalGate(
-        eval_name,
-        model,
-        verdict,
-        comparison,
-        source,
-        note,
-        spec.regression.on_inconclusive,
-        tuple(flips),
-        located.shown,
-        located.line,
-        n,
-        caller.spend.usd - spent,
-        {m.name: located.line_of(("spec", "metrics", i)) for i, m in enumerate(spec.metrics)},
-        tuple(
-            Informational(
-                m.name,
-                base_doc.header.metrics[m.name].value if m.name in base_doc.header.metrics else None,
-                head_doc.header.metrics[m.name].value,
-            )
-            for m in spec.metrics
-            if not m.gate and m.name in head_doc.header.metrics
-        ),
-    )
+    extra = _new_results(spec, eval_name, head_ref, head_run.result, ctx.inputs.new_metrics.get(eval_name, ()))
+    return (
+        _cell(ctx, eval_name, model, verdict, note, comparison=comparison, source=source, flips=flips, n=n,
+              cost=caller.spend.usd - spent, informational=_informational(spec, base_doc, head_doc, extra)),
+        extra,
+    )  # fmt: skip
+
+
+def _informational(
+    spec: EvalSpec, base_doc: ScoredDocument, head_doc: ScoredDocument, new: Sequence[NewResult]
+) -> list[Informational]:
+    """The `gate: false` metrics of the base ref's Eval (new metrics are reported as new, not here)."""
+    fresh = {n.metric for n in new}
+    return [
+        Informational(
+            m.name,
+            base_doc.header.metrics[m.name].value if m.name in base_doc.header.metrics else None,
+            head_doc.header.metrics[m.name].value,
+        )
+        for m in spec.metrics
+        if not m.gate and m.name not in fresh and m.name in head_doc.header.metrics
+    ]
 
 
 def paired_compare(

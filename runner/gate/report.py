@@ -10,13 +10,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
 
-from runner.gate.gate import EvalGate, GateReport
+from runner.gate.gate import EvalGate, GateReport, NewResult
 
 MARKER = "<!-- flywheel-gate -->"
 """Identifies Flywheel's PR comment so CI edits it in place instead of adding another."""
 SUMMARY_LIMIT = 1024 * 1024 - 4096
 """GitHub rejects step summaries over 1 MiB; keep a margin."""
 MAX_FLIPS_SHOWN = 50
+APPROVAL_LABEL = "flywheel:approve-gate-change"
+"""The label a maintainer (not the PR's author) applies to approve changes to the gate's inputs."""
 
 
 def _pct(x: float | None) -> str:
@@ -55,6 +57,47 @@ def _info_lines(g: EvalGate) -> list[str]:
     return [f"{i.name} (informational, gate: false): base {_pct(i.base)}, head {_pct(i.head)}" for i in g.informational]
 
 
+def _new_line(n: NewResult) -> str:
+    if n.value is None:
+        floor = f" ({n.floor})" if n.floor != "-" else ""
+        return f"{n.eval} · {n.model}: {n.metric}{floor}: {n.note}"
+    ok = {None: "", True: ": ok", False: ": BROKEN"}[n.floor_ok]
+    return f"{n.eval} · {n.model}: {n.metric} {n.value:.3f} ({n.floor}{ok})"
+
+
+def sections(report: GateReport) -> list[tuple[str, list[str]]]:
+    """The report's sections after the per-eval lines, as (heading, lines): the same in every text form."""
+    out: list[tuple[str, list[str]]] = []
+    if report.new:
+        out.append(
+            (
+                "New, not gated (run on this pull request; they are gated once merged):",
+                [_new_line(n) for n in report.new],
+            )
+        )
+    if report.datasets:
+        used = "this pull request's (approved)" if report.approval else "the base ref's"
+        out.append(
+            (f"Dataset changes in this pull request (the verdict used {used} items and labels):",
+             [d.line() for d in report.datasets])
+        )  # fmt: skip
+    if report.policy_changes:
+        if report.approval:
+            a = report.approval
+            heading = f"Approved by @{a.by} on {a.sha[:7]}: the gate used this pull request's versions of its inputs:"
+        else:
+            heading = "This pull request changes the gate's own inputs; the gate used the versions on the base ref:"
+        out.append((heading, list(report.policy_changes)))
+        if report.unapproved:
+            out.append(
+                (f"Not approved: changes to the gate's inputs FAIL the gate. A maintainer other than the author can "
+                 f"approve them for this commit with the label {APPROVAL_LABEL}.", [])
+            )  # fmt: skip
+    if report.notes:
+        out.append(("Notes:", list(report.notes)))
+    return out
+
+
 def text(report: GateReport) -> str:
     """The terminal report."""
     rows = [HEADER] + [r for _, r in _rows(report)]
@@ -68,9 +111,9 @@ def text(report: GateReport) -> str:
             lines.extend(f"  {m.name}: {m.verdict}: {m.reason}" for m in g.comparison.metrics)
         lines.extend(f"  {line}" for line in _info_lines(g))
     lines += ["", P_NOTE]
-    if report.policy_changes:
-        lines += ["", "This pull request changes the gate's own inputs; the gate used the versions on the base ref:"]
-        lines += [f"  - {c}" for c in report.policy_changes]
+    for heading, items in sections(report):
+        lines += ["", heading]
+        lines += [f"  - {c}" for c in items]
     return "\n".join(lines) + "\n"
 
 
@@ -91,10 +134,11 @@ def markdown(report: GateReport, limit: int = SUMMARY_LIMIT, link: str | None = 
     ]
     if link:
         out += [f"Every sample, the flipped items side by side and trends: {link}", ""]
-    if report.policy_changes:
+    if report.unapproved:
         out += [
             "> **This pull request changes the gate's own inputs.** The gate used the versions on "
-            f"`{report.base_ref}`; the changes take effect after merge:"
+            f"`{report.base_ref}`; the changes take effect after merge. Until a maintainer approves them (label "
+            f"`{APPROVAL_LABEL}`), they FAIL the gate:"
         ]
         out += [f"> - {_md(c)}" for c in report.policy_changes]
         out.append("")
@@ -106,6 +150,12 @@ def markdown(report: GateReport, limit: int = SUMMARY_LIMIT, link: str | None = 
         if g.comparison is not None:
             out += [f"  - {_md(m.name)}: {m.verdict}: {_md(m.reason)}" for m in g.comparison.metrics]
         out += [f"  - {_md(line)}" for line in _info_lines(g)]
+    for heading, items in sections(report)[: len(sections(report)) - (1 if report.notes else 0)]:
+        if report.unapproved and heading.startswith(("This pull request changes", "Not approved")):
+            continue  # already the quote at the top
+        out += ["", f"**{_md(heading)}**", ""] + [f"- {_md(c)}" for c in items]
+    if report.notes:
+        out += ["", "**Notes:**", ""] + [f"- {_md(c)}" for c in report.notes]
     body = "\n".join(out) + "\n"
     details = "".join(_flips_md(g) for g in report.evals if g.flips)
     if len((body + details).encode()) > limit:
@@ -140,13 +190,13 @@ def _opt(value: str | None, missing: str = "-") -> str:
 
 def _md(value: str) -> str:
     """Neutralise markdown table breaks and HTML from untrusted text."""
-    return value.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+    return value.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\r", " ").replace("\n", " ")
 
 
 def _code(value: str) -> str:
     """Untrusted text as an inline code span in a table cell: HTML is inert there (so it is shown as it is),
     backticks cannot close the span and pipes cannot end the cell."""
-    return "`" + value.replace("`", "\u2018").replace("|", "\\|").replace("\n", " ") + "`"
+    return "`" + value.replace("`", "\u2018").replace("|", "\\|").replace("\r", " ").replace("\n", " ") + "`"
 
 
 def _escape_data(value: str) -> str:
@@ -215,6 +265,14 @@ def as_json(report: GateReport) -> dict[str, Any]:
         "verdict": report.verdict,
         "base": {"ref": report.base_ref, "sha": report.base_sha},
         "policy_changes": list(report.policy_changes),
+        "approval": None if report.approval is None else {"by": report.approval.by, "sha": report.approval.sha},
+        "unapproved_changes": report.unapproved,
+        "new": [n.__dict__ for n in report.new],
+        "datasets": [
+            {"dataset": d.dataset, "added": list(d.added), "removed": list(d.removed), "relabelled": list(d.relabelled)}
+            for d in report.datasets
+        ],
+        "notes": list(report.notes),
         "evals": [
             {
                 "eval": g.eval,

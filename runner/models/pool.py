@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from runner.errors import FlywheelError
@@ -18,10 +19,22 @@ class MissingKeyError(FlywheelError):
     """A Model needs an API key that is not in the environment."""
 
 
-class ClientPool:
-    """Clients keyed by endpoint. Use as an async context manager: closing stops local servers too."""
+class UntrustedKeyError(FlywheelError):
+    """A Model would send a key to an endpoint the trusted specs do not pair it with (the gate's rule)."""
 
-    def __init__(self, state_dir: Path) -> None:
+
+KeyGuard = Callable[[ResolvedModel], "str | None"]
+"""Says why `model` may not receive its key (None: it may)."""
+
+
+class ClientPool:
+    """Clients keyed by endpoint. Use as an async context manager: closing stops local servers too.
+
+    `key_guard`, when given, is asked before a key is read for a Model: the gate passes one that allows only
+    the endpoints the base ref pairs each key with."""
+
+    def __init__(self, state_dir: Path, key_guard: KeyGuard | None = None) -> None:
+        self._key_guard = key_guard
         self._clients: dict[str, ChatClient] = {}
         self._servers = LocalServers(state_dir / "logs")
         self._lock = asyncio.Lock()
@@ -38,6 +51,9 @@ class ClientPool:
                 client: ChatClient = OpenAIChatClient(server.base_url, "local", spec.limits)
             else:
                 env = spec.key_env
+                refusal = self._key_guard(model) if env and self._key_guard else None
+                if refusal:
+                    raise UntrustedKeyError(refusal)
                 key = os.environ.get(env, "") if env else "unused"
                 if env and not key:
                     raise MissingKeyError(

@@ -103,9 +103,12 @@ class FakeOpenAI:
         self.keep_bodies = True
         """False for long benchmarks: count requests without keeping their bodies."""
         self.requests: list[dict[str, Any]] = []
+        """Bodies of every chat request received, faulted or not, in arrival order."""
         self.last_headers: dict[str, str] = {}
         """Headers of the latest chat request (tests check auth and SDK headers)."""
-        """Bodies of every chat request received, faulted or not, in arrival order."""
+        self.authorizations: list[str] = []
+        """The Authorization header of every chat and embeddings request ('' when absent): tests prove which
+        keys reached which endpoint."""
         self.served = 0
         """Chat requests answered with a completion."""
         self.in_flight = 0
@@ -158,6 +161,7 @@ class FakeOpenAI:
         with self._lock:
             self.requests.append(body if self.keep_bodies else {})
             self.last_headers = dict(request.headers)
+            self.authorizations.append(request.headers.get("Authorization", ""))
             fault = self._faults.pop(0) if self._faults else None
             if fault is None and self.storm is not None:
                 fault = self.storm.draw(self._rng)
@@ -234,6 +238,7 @@ class FakeOpenAI:
         body = await request.json()
         with self._lock:
             self.embeddings += 1
+            self.authorizations.append(request.headers.get("Authorization", ""))
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
         data = []

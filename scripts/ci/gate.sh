@@ -27,6 +27,13 @@ case "${CALL_MODE:-live}" in
   record) flags+=(--record "${CASSETTES:-.flywheel-cassettes}") ;;
 esac
 if [ "${FAIL_ON_INCONCLUSIVE:-false}" = true ]; then flags+=(--fail-on-inconclusive); fi
+# The pull_request_target mode: the checkout is the base; the pull request's commit is read as data.
+if [ -n "${HEAD_REF:-}" ]; then flags+=(--head "$HEAD_REF"); fi
+# An approval of changes to the gate's inputs: both set only by the workflow, from the labeled event.
+if [ -n "${APPROVED_BY:-}" ] && [ -n "${APPROVED_SHA:-}" ]; then
+  echo "input changes approved by @${APPROVED_BY} for ${APPROVED_SHA}"
+  flags+=(--approve-input-changes --approved-by "$APPROVED_BY" --approved-sha "$APPROVED_SHA")
+fi
 flywheel gate --base "$base" --specs "${SPECS:-specs}" --report-dir "$report_dir" "${flags[@]}"
 code=$?
 

@@ -21,7 +21,7 @@ class FakeGitHub:
 
     def __init__(self) -> None:
         self.comments: list[dict[str, Any]] = [
-            {"id": i, "body": f"unrelated comment {i}", "issue": 7} for i in range(1, 6)
+            {"id": i, "body": f"unrelated comment {i}", "issue": 7, "user": {"login": "someone"}} for i in range(1, 6)
         ]
         self.issues: list[dict[str, Any]] = []
         self.calls: list[tuple[str, str]] = []
@@ -60,7 +60,12 @@ class FakeGitHub:
                     link = f'<{fake.url}/repos/acme/app/issues/7/comments?per_page=3&page={page + 1}>; rel="next"'
                     return self._send(200, chunk, link if more else None)
                 if path == "/repos/acme/app/issues/7/comments" and self.command == "POST":
-                    comment = {"id": 100 + len(fake.comments), "body": self._body()["body"], "issue": 7}
+                    comment = {
+                        "id": 100 + len(fake.comments),
+                        "body": self._body()["body"],
+                        "issue": 7,
+                        "user": {"login": "github-actions[bot]"},
+                    }
                     fake.comments.append(comment)
                     return self._send(201, comment | {"html_url": f"https://github.test/c/{comment['id']}"})
                 if path.startswith("/repos/acme/app/issues/comments/") and self.command == "PATCH":
@@ -127,6 +132,37 @@ def test_comment_is_created_once_then_edited_in_place(
     assert [c["body"] for c in ours] == ["<!-- flywheel-gate -->\n## Flywheel gate: **PASS**\n"]
     assert ("GET", "/repos/acme/app/issues/7/comments?per_page=3&page=2") in github.calls  # followed the Link
     assert github.auth == {f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize("verdict", ["FAIL", "PASS"])
+def test_a_comment_spoofing_the_marker_is_neither_edited_nor_blocking(
+    github: FakeGitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    verdict: str,
+) -> None:
+    _env(monkeypatch, tmp_path, github)
+    spoof = {
+        "id": 6,
+        "body": "<!-- flywheel-gate -->\n## Flywheel gate: **PASS**\n",
+        "issue": 7,
+        "user": {"login": "mallory"},
+    }
+    github.comments.append(dict(spoof))
+    report = tmp_path / "report.md"
+    report.write_text(f"<!-- flywheel-gate -->\n## Flywheel gate: **{verdict}**\n")
+    note = (
+        "note: left 1 other comment(s) carrying the Flywheel marker untouched (by @mallory): only comments by "
+        "github-actions[bot] are edited\n"
+    )
+    assert main(["ci", "comment", "--body-file", str(report)]) == 0
+    assert capsys.readouterr().out == "created comment 106 on #7 https://github.test/c/106\n" + note
+    assert main(["ci", "comment", "--body-file", str(report)]) == 0
+    assert capsys.readouterr().out == "updated comment 106 on #7\n" + note
+    assert [c for c in github.comments if c["id"] == 6] == [spoof]
+    ours = [c["body"] for c in github.comments if c["user"]["login"] == "github-actions[bot]"]
+    assert ours == [f"<!-- flywheel-gate -->\n## Flywheel gate: **{verdict}**\n"]
 
 
 def test_fork_pr_with_a_read_only_token_warns_and_succeeds(

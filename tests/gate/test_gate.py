@@ -126,20 +126,23 @@ def test_pr_that_lowers_its_baseline_and_threshold_still_fails(repo: Path, capsy
     assert main(["gate", "--base", "main"]) == 3
     out = capsys.readouterr().out
     assert "This pull request changes the gate's own inputs; the gate used the versions on the base ref:" in out
-    assert "  - Eval 'words': metrics, floors or regression policy changed" in out
+    assert "  - Eval 'words': metric 'accuracy' changed (min_effect, value)" in out
     assert "  - baselines/words/fake.json edited" in out
     report = _report(repo)
     assert next(e for e in report["evals"] if e["eval"] == "words")["verdict"] == "FAIL"
 
 
-def test_changed_dataset_evaluates_the_base_side_in_the_same_run(repo: Path) -> None:
+def test_approved_dataset_change_evaluates_the_base_side_in_the_same_run(repo: Path) -> None:
     data = repo / "specs/words.jsonl"
     data.write_text(data.read_text() + '{"id": "w20", "word": "apple", "split": "test"}\n')
-    assert main(["gate", "--base", "main"]) in (0, 4)
+    assert main(["gate", "--base", "main"]) == 3  # a change to the gate's inputs, not approved
+    head = git(repo, "rev-parse", "HEAD").strip()
+    approve = ["--approve-input-changes", "--approved-by", "maintainer", "--approved-sha", head]
+    assert main(["gate", "--base", "main", *approve]) in (0, 4)
     words = next(e for e in _report(repo)["evals"] if e["eval"] == "words")
     assert words["base_source"] == "evaluated"
     assert words["n_paired"] == 21
-    assert "evaluated in this run on the head's items (the baseline's dataset or graders differ)" in words["note"]
+    assert "evaluated in this run on the same items (the baseline's dataset or graders differ)" in words["note"]
 
 
 def test_unknown_base_ref_is_a_clean_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from runner.gate import report as fmt
-from runner.gate.gate import EvalGate, Flip, GateReport, Informational
+from runner.gate.gate import EvalGate, Flip, GateReport, Informational, NewResult
+from runner.gate.inputs import Approval, DatasetDiff
 from runner.gate.stats import MetricInput, compare
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -53,7 +55,12 @@ def _report() -> GateReport:
             EvalGate("faq", "faq-model", small.verdict, small, "baseline", "base: baselines/faq/faq-model.json",
                      "fail", (), "specs/faq.yaml", 3, 30, 0.0, {}, (Informational("tone", None, 0.9),)),
         ),
-        policy_changes=("Eval 'triage': metrics, floors or regression policy changed", "baselines/triage/x.json edited"),
+        policy_changes=("Eval 'triage': metric 'accuracy' changed (value)", "baselines/triage/x.json edited",
+                        DatasetDiff("tickets", (), (), ("t|1\r\n::x",)).line()),
+        new=(NewResult("triage", "triage-model@champion", "tone", 0.9, "floor >= 0.8", True),
+             NewResult("summaries", "writer", "faithful", None, "no floor", None, "not evaluated: no key")),
+        datasets=(DatasetDiff("tickets", (), (), ("t|1\r\n::x",)),),
+        notes=("Ignored 1 file(s) under .flywheel/ tracked in this pull request (.flywheel/store.sqlite)",),
     )  # fmt: skip
 
 
@@ -98,6 +105,17 @@ def test_markdown_stays_under_the_step_summary_cap() -> None:
     huge = GateReport(big.base_ref, big.base_sha, (EvalGate(**{**big.evals[0].__dict__, "flips": many}),), ())
     md = fmt.markdown(huge, limit=64 * 1024)
     assert len(md.encode()) <= 64 * 1024
+
+
+def test_an_approved_report_names_the_approver_and_passes() -> None:
+    report = replace(_report(), approval=Approval("maintainer", "89abcdef" * 5))
+    assert not report.unapproved
+    assert "Approved by @maintainer on 89abcde: the gate used this pull request's versions of its inputs:" in (
+        fmt.text(report)
+    )
+    lines = fmt.markdown(report).splitlines()
+    assert "**Approved by @maintainer on 89abcde: the gate used this pull request's versions of its inputs:**" in lines
+    assert "- Dataset 'tickets': 0 item(s) added, 0 removed, 1 relabelled; relabelled: t\\|1\\x0d\\x0a::x" in lines
 
 
 @pytest.mark.parametrize("hostile", ["::error::pwned", "%0A::set-output name=x::y", "a\r\n::warning::b"])

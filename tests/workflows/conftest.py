@@ -125,11 +125,20 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeOpenAI)
     return Sandbox(tmp_path, origin, repo)
 
 
-def pr_event(sandbox: Sandbox) -> dict[str, Any]:
-    return {
+def pr_event(
+    sandbox: Sandbox, action: str = "synchronize", sender: str = "author", label: str | None = None
+) -> dict[str, Any]:
+    """A `pull_request` event for PR #7 (opened by `author`) at the clone's HEAD; `label` for a `labeled` one."""
+    event: dict[str, Any] = {
+        "action": action,
+        "sender": {"login": sender},
         "pull_request": {
             "number": 7,
+            "user": {"login": "author"},
             "head": {"ref": "pr", "sha": git(sandbox.repo, "rev-parse", "HEAD").strip()},
             "base": {"ref": "main"},
-        }
+        },
     }
+    if label is not None:
+        event["label"] = {"name": label}
+    return event

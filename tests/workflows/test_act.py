@@ -10,6 +10,7 @@ import pytest
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI
 from tests.conftest import git
+from tests.gate.conftest import responder
 from tests.workflows.conftest import Sandbox, pr_event
 
 pytestmark = pytest.mark.slow
@@ -78,10 +79,14 @@ def test_push_to_main_publishes_baselines(sandbox: Sandbox) -> None:
     assert [json.loads(line)["metrics"]["accuracy"]["value"] for line in history if '"words"' in line] == [0.5, 1.0]
 
 
-def test_fork_pr_without_a_key_replays_cassettes_and_calls_nothing(sandbox: Sandbox, server: FakeOpenAI) -> None:
+def test_fork_pr_without_a_key_ignores_its_own_cassette_and_calls_nothing(sandbox: Sandbox, server: FakeOpenAI) -> None:
     sandbox.edit("specs/eval.yaml", "content: Repeat the word.", "content: Never repeat the word.")
-    assert main(["apply", "--record", ".flywheel-cassettes"]) == 0  # the PR author records; CI replays
-    sandbox.commit("worse prompt, with its cassette")
+    server.responder = lambda body: str(body["messages"][-1]["content"]).split()[-1]  # a forged, all-right cassette
+    try:
+        assert main(["apply", "--record", ".flywheel-cassettes"]) == 0
+    finally:
+        server.responder = responder
+    sandbox.commit("worse prompt, with a forged cassette")
     shutil.rmtree(sandbox.repo / ".flywheel")
     before = server.count
     run = sandbox.act("pull_request", "pr-evals.yml", pr_event(sandbox))
@@ -89,3 +94,38 @@ def test_fork_pr_without_a_key_replays_cassettes_and_calls_nothing(sandbox: Sand
     assert "calls: replay (cassettes: .flywheel-cassettes)" in run.log
     assert run.code == 1, run.log
     assert "## Flywheel gate: **FAIL**" in run.summary
+    assert "not evaluated (no secrets on forks)" in run.summary
+    assert "Ignored this pull request's .flywheel-cassettes/cassette.jsonl" in run.summary
+
+
+def test_relabelled_dataset_fails_until_a_maintainer_applies_the_approval_label(sandbox: Sandbox) -> None:
+    data = sandbox.repo / "specs/words.jsonl"
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    data.write_text("".join(json.dumps({**r, "word": "wrong"}) + "\n" for r in rows))
+    sandbox.commit("relabel every item to what the model says")
+    head = git(sandbox.repo, "rev-parse", "HEAD").strip()
+    relabelled = "Dataset 'words': 0 item(s) added, 0 removed, 20 relabelled"
+
+    run = sandbox.act("pull_request", "pr-evals.yml", pr_event(sandbox))
+    assert run.code == 1, run.log
+    assert "## Flywheel gate: **FAIL**" in run.summary, run.log
+    assert relabelled in run.summary
+    assert "Until a maintainer approves them (label `flywheel:approve-gate-change`), they FAIL the gate" in run.summary
+
+    # The author cannot approve their own change.
+    mine = pr_event(sandbox, "labeled", sender="author", label="flywheel:approve-gate-change")
+    run = sandbox.act("pull_request", "pr-evals.yml", mine)
+    assert run.code == 1, run.log
+    assert "input changes approved" not in run.log
+
+    approved = pr_event(sandbox, "labeled", sender="maintainer", label="flywheel:approve-gate-change")
+    run = sandbox.act("pull_request", "pr-evals.yml", approved)
+    assert run.code == 0, run.log
+    assert f"input changes approved by @maintainer for {head}" in run.log
+    assert f"**Approved by @maintainer on {head[:7]}: the gate used this pull request's versions of its inputs:**" in (
+        run.summary
+    ), run.log
+    assert "the verdict used this pull request's (approved) items and labels" in run.summary
+    assert run.report()["approval"] == {"by": "maintainer", "sha": head}
+    words = next(e for e in run.report()["evals"] if e["eval"] == "words")
+    assert words["metrics"][0]["head_value"] == 1.0  # the head's labels, as approved

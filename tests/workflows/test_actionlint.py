@@ -14,7 +14,8 @@ import yaml
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
-WORKFLOWS = sorted((REPO / ".github/workflows").glob("*.yml"))
+WORKFLOWS = [*sorted((REPO / ".github/workflows").glob("*.yml")), REPO / "docs/pr-evals-target.yml"]
+"""This repository's workflows, and the pull_request_target template documented in docs/trust.md."""
 
 
 def _run(tool: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -28,7 +29,13 @@ def _run(tool: str, *args: str, stdin: str | None = None) -> subprocess.Complete
 
 
 def test_every_workflow_is_linted() -> None:
-    assert {p.name for p in WORKFLOWS} == {"ci.yml", "continuous-eval.yml", "pr-evals.yml", "retrain.yml"}
+    assert {p.name for p in WORKFLOWS} == {
+        "ci.yml",
+        "continuous-eval.yml",
+        "pr-evals.yml",
+        "retrain.yml",
+        "pr-evals-target.yml",
+    }
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
