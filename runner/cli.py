@@ -20,7 +20,8 @@ from runner.project import default_specs
 from runner.subproc import stop_on_signals
 
 EPILOG = """exit codes: 0 ok | 1 error (invalid specs or input) | 2 changes (plan --detailed-exitcode)
-| 3 regression (gate) | 4 inconclusive with on_inconclusive: fail (gate) | 70 internal error | 130 interrupted
+| 3 regression (gate) | 4 inconclusive with on_inconclusive: fail (gate) | 5 cells failed after their retries
+(run, apply) | 70 internal error | 130 interrupted
 (see docs/exit-codes.md)"""
 
 

@@ -25,6 +25,9 @@ class ExitCode(IntEnum):
     the gate could not evaluate (docs/trust.md)."""
     INCONCLUSIVE = 4
     """`gate`: underpowered comparison and the Eval's policy says `on_inconclusive: fail`."""
+    FAILED = 5
+    """`run` / `apply`: some cells failed after their retries (more than the Eval's `max_error_rate`); the
+    results were written with those cells as failed (missing, never scored), and the next run retries them."""
     INTERNAL = 70
     """A bug in Flywheel (EX_SOFTWARE): the traceback went to the log file the message names."""
     INTERRUPTED = 130

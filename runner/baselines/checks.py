@@ -9,6 +9,16 @@ from runner.documents.results import ResultHeader
 from runner.specs.loader import SpecSet
 
 
+def failed_reason(result: ResultHeader) -> str | None:
+    """Why `result` may never become a baseline, even with `--allow-partial`: cells failed after their retries."""
+    if result.failed_cells:
+        return (
+            f"{result.failed_cells} cell(s) failed after their retries "
+            f"({result.failed_items} item(s) missing, never scored)"
+        )
+    return None
+
+
 def partial_reasons(specs: SpecSet, result: ResultHeader) -> list[str]:
     """Why `result` is only part of its Eval (empty when it is a whole run)."""
     spec = specs.evals[result.eval].doc.spec

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runner.commands.run import _Bar, print_results
+from runner.commands.run import _Bar, failure_exit, print_results
 from runner.engine.calls import caller_session
+from runner.engine.run import ModelRun
 from runner.errors import ExitCode
 from runner.finetune.facts import with_retrains
 from runner.finetune.loop import retrain
@@ -35,7 +36,8 @@ def apply(
     skip_retrain: bool = False,
 ) -> int:
     """Apply the saved plan (or a fresh one), printing the plan first and the results after; then train the
-    recipes whose triggers fired (unless `skip_retrain`, or from a pull request)."""
+    recipes whose triggers fired (unless `skip_retrain`, or from a pull request). Exit 5 when cells failed after
+    their retries beyond an Eval's `max_error_rate` (the state records them; the next apply retries them)."""
     specs = load_specs(spec_paths)
     state_dir = specs.root / ".flywheel"
     saved = load_plan(plan_file) if plan_file is not None else None
@@ -57,8 +59,8 @@ def apply(
         if recipes and event in PULL_REQUEST_EVENTS:
             out.print(f"Retraining skipped: nothing trains from a pull request ({event}).", markup=False)
             recipes = []
-        asyncio.run(_apply(specs, current, targets, state, recipes, (replay, record), out, err))
-    return ExitCode.OK
+        runs = asyncio.run(_apply(specs, current, targets, state, recipes, (replay, record), out, err))
+    return failure_exit(runs, err)
 
 
 PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target", "merge_group"})
@@ -73,8 +75,9 @@ async def _apply(
     cassettes: tuple[Path | None, Path | None],
     out: Console,
     err: Console,
-) -> None:
-    """Run the plan's evals, then train `recipes`, through one caller (one store, one model server)."""
+) -> list[ModelRun]:
+    """Run the plan's evals, then train `recipes`, through one caller (one store, one model server); return
+    the eval runs."""
     state_dir = specs.root / ".flywheel"
 
     def log(line: str) -> None:
@@ -95,3 +98,4 @@ async def _apply(
             f"Apply complete: {len(applied.runs)} target(s) run, {len(applied.pruned)} forgotten{trained}; "
             f"state serial {applied.state.serial}."
         )
+    return list(applied.runs)

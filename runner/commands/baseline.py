@@ -1,8 +1,8 @@
 """`flywheel baseline update`: write baselines/ from the latest results (meant for the main branch).
 
-Only whole runs become baselines (`runner.baselines.checks`): a partial one (a `--limit`, other repeats, a
-model the Eval does not list) only with `--allow-partial`. `--dry-run` prints what would change and writes
-nothing."""
+Only whole runs become baselines (`runner.baselines.checks`): a run with failed cells never; a partial one (a
+`--limit`, other repeats, a model the Eval does not list) only with `--allow-partial`. `--dry-run` prints what
+would change and writes nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runner.baselines.checks import partial_reasons
+from runner.baselines.checks import failed_reason, partial_reasons
 from runner.baselines.ledger import history_path
 from runner.baselines.store import baseline_path, update_from_results
 from runner.documents.io import parse_baseline, read_header
@@ -34,6 +34,15 @@ def baseline_update(
     found = [(p, read_header(p)) for p in sorted(results.glob("*/*.json")) if p.parent.name in wanted]
     if not found:
         raise UsageError(f"no results under {results}; run: flywheel apply")
+    failed = [
+        f"  {path.relative_to(specs.root)}: {reason}" for path, header in found if (reason := failed_reason(header))
+    ]
+    if failed:
+        raise UsageError(
+            "refusing to update baselines:\n"
+            + "\n".join(failed)
+            + "\nrun again (flywheel apply retries failed cells) until no cell fails"
+        )
     if not allow_partial:
         problems = [
             f"  {path.relative_to(specs.root)}: {'; '.join(why)}"

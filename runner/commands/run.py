@@ -98,7 +98,8 @@ def _check_eval(specs: SpecSet, name: str, models: tuple[str, ...]) -> None:
 
 
 def run(args: RunArgs, out: Console, err: Console) -> int:
-    """Run the Eval; print a table (or JSON); exit 0 when every cell ran (floors are the gate's business)."""
+    """Run the Eval; print a table (or JSON); exit 0 when every cell ran (floors are the gate's business), 5 when
+    more cells failed after their retries than the Eval's `max_error_rate` allows."""
     specs = load_specs(args.specs)
     _check_eval(specs, args.eval_name, args.models)
     state_dir = args.state_dir or specs.root / ".flywheel"
@@ -113,7 +114,15 @@ def run(args: RunArgs, out: Console, err: Console) -> int:
         print_results(out, runs)
         for r in runs:
             out.print(f"results: {r.path}", markup=False, highlight=False)
-    return ExitCode.OK
+    return failure_exit(runs, err)
+
+
+def failure_exit(runs: list[ModelRun], err: Console) -> int:
+    """FAILED, with one error line per run, when a run has more failed cells than its Eval allows; else OK."""
+    over = [r for r in runs if not r.failures_allowed]
+    for r in over:
+        err.print(f"error: {r.failure_message()}", markup=False, highlight=False)
+    return ExitCode.FAILED if over else ExitCode.OK
 
 
 async def _run(specs: SpecSet, args: RunArgs, options: RunOptions, err: Console) -> list[ModelRun]:
@@ -129,11 +138,13 @@ def print_results(out: Console, runs: list[ModelRun]) -> None:
 
 
 def results_table(runs: list[ModelRun]) -> Table:
-    """One row per (model, metric): value, 95% interval, n, floor; `new`: cells run now (the rest were done
-    by an earlier run: cached or journaled)."""
+    """One row per (model, metric): value, 95% interval, n (items scored), failed (cells that failed after their
+    retries: their items are missing from n, never scored), floor; `new`: cells run now (the rest were done by an
+    earlier run: cached or journaled)."""
     table = Table(title="Results", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("eval", "model", "metric", "value", "95% CI", "n", "floor", "cost", "new"):
-        table.add_column(col, justify="right" if col in ("value", "n", "cost", "new") else "left", no_wrap=True)
+    right = ("value", "n", "failed", "cost", "new")
+    for col in ("eval", "model", "metric", "value", "95% CI", "n", "failed", "floor", "cost", "new"):
+        table.add_column(col, justify="right" if col in right else "left", no_wrap=True)
     for r in runs:
         for name, m in r.result.metrics.items():
             floor = {None: "-", True: "ok", False: "BROKEN"}[m.floor_ok]
@@ -144,6 +155,7 @@ def results_table(runs: list[ModelRun]) -> Table:
                 f"{m.value:.3f}",
                 f"[{m.ci_low:.3f}, {m.ci_high:.3f}]",
                 str(m.n),
+                str(r.result.failed_cells),
                 floor,
                 f"${r.result.usage.cost_usd:.4f}",
                 f"{r.new_cells}/{r.result.completed_cells}",

@@ -20,7 +20,25 @@ def _v1_item(raw: Raw) -> Raw:
     return {"input_ref": None, "references": {}, "reasons": {}, "latency_s": None, "tokens": None, "capped": {}} | raw
 
 
-MIGRATIONS: dict[int, tuple[Callable[[Raw], Raw], Callable[[Raw], Raw]]] = {1: (dict, _v1_item)}
+def _v2_header(raw: Raw) -> Raw:
+    # Version 3 counts failed cells (a call that failed after its retries is never scored); version 2 scored them
+    # as failures, so its documents have none. Baselines have no such counts.
+    if raw.get("kind") != "EvalResult":
+        return raw
+    return {"failed_cells": 0, "failed_items": 0} | raw
+
+
+def _v2_item(raw: Raw) -> Raw:
+    # Version 3 added each result item's `status`; every item of a version 2 document was scored.
+    if "output" not in raw:
+        return raw
+    return {"status": "ok"} | raw
+
+
+MIGRATIONS: dict[int, tuple[Callable[[Raw], Raw], Callable[[Raw], Raw]]] = {
+    1: (dict, _v1_item),
+    2: (_v2_header, _v2_item),
+}
 """Version n -> (header step, item step), each producing version n + 1. Version 1 is the oldest ever written."""
 
 

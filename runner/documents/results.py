@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULT_VERSION: Final = 2
+RESULT_VERSION: Final = 3
 """The version every document is written with; readers migrate older ones and refuse newer ones."""
 
 
@@ -87,14 +87,14 @@ class Usage(_Frozen):
     cost_usd: float = Field(ge=0)
     cached_cells: int = Field(ge=0)
     errors: int = Field(ge=0)
-    """Cells whose model call or prompt rendering failed."""
+    """Cells whose model call or prompt rendering failed (failed cells included)."""
     mean_latency_s: float = Field(ge=0)
     estimate_usd: float = Field(ge=0)
     """The worst-case estimate checked against the budget before the first call."""
 
 
 class _Header(_Frozen):
-    version: Literal[2] = RESULT_VERSION
+    version: Literal[3] = RESULT_VERSION
     """Document format version (checked on read)."""
     eval: str
     run_id: str | None
@@ -114,7 +114,12 @@ class ResultHeader(_Header):
     kind: Literal["EvalResult"] = "EvalResult"
     n_items: int = Field(ge=0)
     completed_cells: int = Field(ge=0)
-    """(item, repeat) cells graded so far; fewer than n_items x repeats after a stopped run."""
+    """(item, repeat) cells journaled so far (failed ones included); fewer than n_items x repeats after a stopped
+    run."""
+    failed_cells: int = Field(ge=0)
+    """Cells whose model or judge call failed after its retries: never scored; the next run retries them."""
+    failed_items: int = Field(ge=0)
+    """Items with a failed cell: they have no scores and are missing from every metric (never a 0)."""
     usage: Usage
 
 
@@ -148,6 +153,10 @@ class Tokens(_Frozen):
 
 class ItemRecord(BaselineItem):
     """One item of a result document: what went in, what came out, and how each grader judged it."""
+
+    status: Literal["ok", "failed"] = "ok"
+    """`failed` when a cell of the item failed after its retries: `scores` is then empty (missing, never 0) and
+    `error` says why; the next run retries it."""
 
     input_ref: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     """Content hash of the rendered input messages, kept once in `.flywheel/inputs/<2 chars>/<hash>.json`

@@ -8,6 +8,7 @@ from typing import Any
 
 from runner.engine.calls import Caller
 from runner.engine.requests import sampling
+from runner.errors import ProviderError
 from runner.hashing import content_hash
 from runner.models.resolve import resolve_model
 from runner.models.types import ChatRequest, ChatResponse
@@ -27,6 +28,8 @@ class EngineJudge:
         self.what = what
         self.cost_usd = 0.0
         """Dollars spent by this cell's judge calls."""
+        self.failure: str | None = None
+        """The first judge call that failed after its retries: the cell is then failed, never scored."""
 
     async def chat(
         self, model_ref: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
@@ -41,7 +44,12 @@ class EngineJudge:
                 # llama.cpp's server fails on json_schema but honours json_object with a schema.
                 body["response_format"] = {"type": "json_object", "schema": rf["json_schema"]["schema"]}
         request = ChatRequest(model.endpoint, body_model, tuple(dict(m) for m in messages), body)
-        result = await self.caller.call(model, request, self.repeat, f"judge {model_ref} for {self.what}")
+        try:
+            result = await self.caller.call(model, request, self.repeat, f"judge {model_ref} for {self.what}")
+        except ProviderError as exc:
+            if self.failure is None:
+                self.failure = f"judge call failed: {exc}"
+            raise
         self.cost_usd += result.cost_usd
         return result.response
 

@@ -74,6 +74,27 @@ class ModelRun:
     estimate: Estimate
     new_cells: int = 0
     """Cells run by this invocation; the rest came from the journal of an earlier one."""
+    failed: tuple[str, ...] = ()
+    """Ids (`item#repeat`) of the cells that failed after their retries; the next run retries them."""
+    max_error_rate: float = 0.0
+    """The Eval's allowance for failed cells."""
+
+    @property
+    def cells(self) -> int:
+        return self.result.n_items * self.result.repeats
+
+    @property
+    def failures_allowed(self) -> bool:
+        """Whether the failed cells are within the Eval's `max_error_rate`."""
+        return len(self.failed) <= self.max_error_rate * self.cells
+
+    def failure_message(self) -> str:
+        """What failed and what to do, for the error line `run` and `apply` end with."""
+        return (
+            f"Eval '{self.result.eval}' on {self.model.ref}: {len(self.failed)} of {self.cells} cells failed after "
+            f"their retries (max_error_rate {self.max_error_rate:g}); they are missing from the results, never "
+            "scored; run again to retry them"
+        )
 
 
 @dataclass(frozen=True)
@@ -211,7 +232,8 @@ async def _run_model(
             f"{result.completed_cells} of {total} cells done, results so far in {path}; run again to resume "
             "(done cells are not re-sent)"
         )
-    return ModelRun(plan.model, result, path, estimate, len(new_cells))
+    failed = tuple(sorted(caller.store.failed(plan.run_id)))
+    return ModelRun(plan.model, result, path, estimate, len(new_cells), failed, plan.spec.max_error_rate)
 
 
 async def _run_cell(specs: SpecSet, plan: _Plan, caller: Caller, item: Item, repeat: int) -> dict[str, Any]:
@@ -228,7 +250,7 @@ async def _run_cell(specs: SpecSet, plan: _Plan, caller: Caller, item: Item, rep
     except ProviderError as exc:
         if getattr(exc, "status", None) in FATAL_STATUS:
             raise
-        return _failed(plan, record, f"model call failed: {exc}")
+        return _call_failed(record, f"model call failed: {exc}")
     response = call.response
     sample = Sample(
         response.text or "",
@@ -248,7 +270,12 @@ async def _run_cell(specs: SpecSet, plan: _Plan, caller: Caller, item: Item, rep
         isinstance(specs.graders[m.grader].doc.spec, Pairwise) for m in plan.spec.metrics
     ):
         base_model = resolve_model(specs, plan.spec.baseline_model)
-        base_call = await caller.call(base_model, build_request(base_model, prompt, messages), repeat, what)
+        try:
+            base_call = await caller.call(base_model, build_request(base_model, prompt, messages), repeat, what)
+        except ProviderError as exc:
+            if getattr(exc, "status", None) in FATAL_STATUS:
+                raise
+            return _call_failed(record, f"baseline model call failed: {exc}")
         baseline = Sample(base_call.response.text or "")
     judge = EngineJudge(specs, caller, repeat, what)
     by_grader: dict[str, GradeResult] = {}
@@ -256,8 +283,18 @@ async def _run_cell(specs: SpecSet, plan: _Plan, caller: Caller, item: Item, rep
         located = specs.graders[name]
         ctx = GradeContext(judge=judge, spec_dir=located.file.parent, baseline=baseline)
         by_grader[name] = await grade(located.doc.spec, sample, item.data, ctx)
-    record["grades"] = {m.name: _grade_json(by_grader[m.grader]) for m in plan.spec.metrics}
     record["cost_usd"] = round(call.cost_usd + judge.cost_usd, 8)
+    if judge.failure is not None:
+        return _call_failed(record, judge.failure)
+    record["grades"] = {m.name: _grade_json(by_grader[m.grader]) for m in plan.spec.metrics}
+    return record
+
+
+def _call_failed(record: dict[str, Any], error: str) -> dict[str, Any]:
+    """A cell whose model or judge call failed after its retries: journaled `failed`, never graded or scored;
+    the next run retries it (`Store.completed` leaves it out)."""
+    record["error"] = error
+    record["status"] = "failed"
     return record
 
 
@@ -310,16 +347,21 @@ def _item_scores(plan: _Plan, records: list[dict[str, Any]]) -> dict[str, ItemSc
     return out
 
 
+def _is_failed(records: list[dict[str, Any]]) -> bool:
+    return any(r.get("status") == "failed" for r in records)
+
+
 def _item_lines(caller: Caller, plan: _Plan) -> Iterator[ItemRecord]:
     by_id = {item.id: item for item in plan.items}
     for item_id, records in _reduced(caller, plan):
-        scores = _item_scores(plan, records)
+        failed = _is_failed(records)
+        scores = {} if failed else _item_scores(plan, records)
         first = records[0]
         item = by_id.get(item_id)
         refs, capped = references(item.data, plan.references) if item is not None else ({}, {})
         reasons = {}
         for metric in plan.spec.metrics:
-            grades = (r["grades"][metric.name] for r in records)
+            grades = (r["grades"][metric.name] for r in records if "grades" in r)
             reason = next(
                 (g.get("reasoning") or g.get("error") for g in grades if "reasoning" in g or "error" in g), None
             )
@@ -329,6 +371,7 @@ def _item_lines(caller: Caller, plan: _Plan) -> Iterator[ItemRecord]:
         usage = [r.get("usage") or {} for r in records]
         yield ItemRecord(
             id=item_id,
+            status="failed" if failed else "ok",
             scores={k: Score(score=round(v.score, 6), pass_=round(v.pass_value, 6)) for k, v in scores.items()},
             input_ref=first.get("input_ref"),
             references=refs,
@@ -347,13 +390,17 @@ def _item_lines(caller: Caller, plan: _Plan) -> Iterator[ItemRecord]:
 
 def _summarise(specs: SpecSet, plan: _Plan, caller: Caller, estimate: Estimate) -> ResultHeader:
     per_metric: dict[str, list[ItemScore]] = {m.name: [] for m in plan.spec.metrics}
-    cells = prompt_tokens = completion_tokens = errors = cached = 0
+    cells = prompt_tokens = completion_tokens = errors = cached = failed_cells = failed_items = 0
     cost = latency = 0.0
     for _, records in _reduced(caller, plan):
-        for name, score in _item_scores(plan, records).items():
-            per_metric[name].append(score)
+        if _is_failed(records):
+            failed_items += 1
+        else:
+            for name, score in _item_scores(plan, records).items():
+                per_metric[name].append(score)
         for r in records:
             cells += 1
+            failed_cells += r.get("status") == "failed"
             errors += r["error"] is not None
             cached += bool(r.get("cached"))
             cost += r.get("cost_usd", 0.0)
@@ -400,6 +447,8 @@ def _summarise(specs: SpecSet, plan: _Plan, caller: Caller, estimate: Estimate) 
         reduce=plan.spec.reduce,
         n_items=len(plan.items),
         completed_cells=cells,
+        failed_cells=failed_cells,
+        failed_items=failed_items,
         metrics=metrics,
         usage=Usage(
             prompt_tokens=prompt_tokens,

@@ -77,9 +77,20 @@ class Store:
 
     # -- journal ----------------------------------------------------------------------------------------------
     def completed(self, run_id: str) -> set[str]:
-        """Cells of `run_id` already graded and recorded."""
+        """Cells of `run_id` already graded and recorded (failed cells are not: the next run retries them)."""
         with self._lock:
-            rows = self._db.execute("SELECT cell FROM cells WHERE run_id = ?", (run_id,)).fetchall()
+            rows = self._db.execute(
+                "SELECT cell FROM cells WHERE run_id = ? AND coalesce(json_extract(record, '$.status'), '') != ?",
+                (run_id, "failed"),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def failed(self, run_id: str) -> set[str]:
+        """Cells of `run_id` journaled as failed after their retries."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT cell FROM cells WHERE run_id = ? AND json_extract(record, '$.status') = ?", (run_id, "failed")
+            ).fetchall()
         return {r[0] for r in rows}
 
     def forget_run(self, run_id: str) -> None:

@@ -127,6 +127,17 @@ class GateReport:
         return any(e.verdict == "INCONCLUSIVE" and e.on_inconclusive == "fail" for e in self.evals)
 
 
+def _missing_note(base_doc: ScoredDocument, head_doc: ScoredDocument) -> str:
+    """Failed items (a provider failure after every retry) have no scores: they are left out of the pairs, never
+    counted as 0. Say how many, so a thin comparison is not mistaken for a clean one."""
+    counts = [
+        f"{side} {n}"
+        for side, doc in (("base", base_doc), ("head", head_doc))
+        if (n := sum(1 for i in doc.items if getattr(i, "status", "ok") == "failed"))
+    ]
+    return f"; failed items left out as missing, never scored ({', '.join(counts)})" if counts else ""
+
+
 def _scores(doc: ScoredDocument, metric: str, aggregate: str) -> dict[str, float]:
     return {i: (p if aggregate == "pass_rate" else s) for i, s, p in item_scores(doc, metric)}
 
@@ -312,6 +323,7 @@ async def _gate_one(ctx: _Context, eval_name: str, base_ref: str, head_ref: str)
     except (ReplayMissError, UntrustedKeyError, _NotEvaluated) as exc:
         return _cell(ctx, eval_name, model, "FAIL", _not_evaluated(ctx, exc, f"Eval '{eval_name}' on {head_ref}")), []
     head_doc = read_result(head_run.path)
+    note += _missing_note(base_doc, head_doc)
     comparison, flips, n = paired_compare(head, spec, base_doc, head_doc)
     flips = list(describe(flips, base_doc, head_doc, ctx.state_dir / "gate" / "head"))
     if comparison is None:

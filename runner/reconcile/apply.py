@@ -84,6 +84,7 @@ async def apply_plan(
                     cells={c.id: (c.call, c.grade) for c in target.cells},
                     result=str(model_run.path),
                     history=(*(prior.history if prior else ()), entry),
+                    failed=frozenset(model_run.failed),
                 ),
             ),
         )

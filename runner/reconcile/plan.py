@@ -154,17 +154,22 @@ def make_plan(targets: Sequence[Target], state: State) -> Plan:
         prior = state.target(*target.key)
         applied = prior.cells if prior else {}
         to_run = [c for c in target.cells if applied.get(c.id, ("", ""))[0] != c.call]
+        failed = prior.failed if prior else frozenset()
+        to_retry = [
+            c for c in target.cells if c.id in failed and c.id in applied and applied[c.id] == (c.call, c.grade)
+        ]
         to_grade = [
             c for c in target.cells if c.id in applied and applied[c.id][0] == c.call and applied[c.id][1] != c.grade
         ]
-        same = len(target.cells) - len(to_run) - len(to_grade)
+        same = len(target.cells) - len(to_run) - len(to_grade) - len(to_retry)
         removed = [cid for cid in applied if cid not in {c.id for c in target.cells}]
-        if to_run or (removed and not to_grade):
-            reasons = _run_reasons(target, prior)
+        if to_run or to_retry or (removed and not to_grade):
+            reasons = _run_reasons(target, prior) if to_run or removed else []
+            if to_retry:
+                reasons.append(f"retry {len(to_retry)} failed cell{'s' if len(to_retry) != 1 else ''}")
+            work = to_run + to_retry
             actions.append(
-                Action(
-                    "run", target.eval, target.model_ref, len(to_run), tuple(reasons), sum(c.est_usd for c in to_run)
-                )
+                Action("run", target.eval, target.model_ref, len(work), tuple(reasons), sum(c.est_usd for c in work))
             )
         if to_grade:
             actions.append(

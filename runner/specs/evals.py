@@ -94,6 +94,9 @@ class EvalSpec(StrictModel):
     """Gate policy."""
     budget: Budget | None = None
     """Refuse to start above this worst-case estimate; stop when actual spend reaches it."""
+    max_error_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of cells that may fail (a provider error after every retry) before `run` and `apply` exit 5.
+    Failed cells are never scored: they are missing from every metric, and the next run retries them."""
 
     @field_validator("metrics")
     @classmethod

@@ -37,9 +37,11 @@ class TargetState:
     """Path of the result document of the last apply."""
     history: tuple[Mapping[str, Any], ...] = ()
     """Last applied metric values: `{"commit": ..., "metrics": {name: value}}`, newest last."""
+    failed: frozenset[str] = frozenset()
+    """Cell ids that failed after their retries in the last apply: the next plan retries them."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        return ({"failed": sorted(self.failed)} if self.failed else {}) | {
             "model_id": self.model_id,
             "endpoint": self.endpoint,
             "hashes": dict(self.hashes),
@@ -57,6 +59,7 @@ class TargetState:
             cells={k: (str(v[0]), str(v[1])) for k, v in data["cells"].items()},
             result=data.get("result"),
             history=tuple(data.get("history", ())),
+            failed=frozenset(str(c) for c in data.get("failed", ())),
         )
 
 

@@ -46,14 +46,32 @@ def test_a_migrated_document_is_written_at_the_current_version_with_the_same_val
     write_document(out, doc.header, doc.items)
     again = read_result(out)
     assert again == doc
-    assert json.loads(out.read_text())["version"] == RESULT_VERSION == 2
+    assert json.loads(out.read_text())["version"] == RESULT_VERSION == 3
     old, new = json.loads(V1_RESULT.read_text()), json.loads(out.read_text())
-    assert {k: v for k, v in new.items() if k not in ("items", "version")} == {
+    assert (new["failed_cells"], new["failed_items"]) == (0, 0)
+    assert {i["status"] for i in new["items"]} == {"ok"}
+    added = ("items", "version", "failed_cells", "failed_items")
+    assert {k: v for k, v in new.items() if k not in added} == {
         k: v for k, v in old.items() if k not in ("items", "version")
     }
     baseline = parse_baseline(V1_BASELINE.read_text(), "baselines/words/fake.json on main")
     write_document(out, baseline.header, baseline.items)
-    assert out.read_text() == V1_BASELINE.read_text().replace('"version":1,', '"version":2,')
+    assert out.read_text() == V1_BASELINE.read_text().replace('"version":1,', '"version":3,')
+
+
+def test_a_version_2_result_migrates_with_no_failed_cells_and_every_item_ok(tmp_path: Path) -> None:
+    doc = read_result(V1_RESULT)
+    current = tmp_path / "v3.json"
+    write_document(current, doc.header, doc.items)
+    text = current.read_text()
+    for field in ('"failed_cells":0,', '"failed_items":0,', '"status":"ok",'):
+        assert field in text
+        text = text.replace(field, "")
+    v2 = tmp_path / "v2.json"
+    v2.write_text(text.replace('"version":3,', '"version":2,'))
+    again = read_result(v2)
+    assert (again.header.failed_cells, again.header.failed_items, again.header.version) == (0, 0, 3)
+    assert again == read_result(current)
 
 
 def test_the_whole_file_is_still_one_json_value() -> None:
@@ -87,7 +105,7 @@ def _with_header(tmp_path: Path, **changes: object) -> Path:
     [
         (
             {"version": 7},
-            "{path}:1: written by a newer Flywheel (document version 7; this one reads up to version 2); "
+            "{path}:1: written by a newer Flywheel (document version 7; this one reads up to version 3); "
             "upgrade: pip install -U flywheel-evals",
         ),
         (
@@ -105,7 +123,7 @@ def _with_header(tmp_path: Path, **changes: object) -> Path:
         ),
         (
             {"kind": "Baseline"},
-            "{path}:1: kind: Input should be 'EvalResult'; re-create it: flywheel run EVAL",
+            "{path}:1: kind: Input should be 'EvalResult' (and 2 more); re-create it: flywheel run EVAL",
         ),
     ],
     ids=["newer", "unversioned", "version-0", "bad-field", "wrong-kind"],

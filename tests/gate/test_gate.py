@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from runner.cli import main
-from runner.testing.fake_openai import FakeOpenAI
+from runner.testing.fake_openai import FakeOpenAI, Storm
 from tests.conftest import copy_fixture, git
 
 
@@ -173,12 +173,26 @@ def test_github_actions_output_is_fenced_and_annotated(
 
 def test_a_baseline_from_a_newer_flywheel_is_refused_by_name(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     git(repo, "checkout", "-q", "main")
-    _edit(repo, "baselines/words/fake.json", '"version":2,"items":[', '"version":9,"items":[')
+    _edit(repo, "baselines/words/fake.json", '"version":3,"items":[', '"version":9,"items":[')
     git(repo, "commit", "-qam", "a baseline from the future")
     git(repo, "checkout", "-q", "pr")
     capsys.readouterr()
     assert main(["gate", "--base", "main"]) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         "error: baselines/words/fake.json on main:1: written by a newer Flywheel (document version 9; this one reads "
-        "up to version 2); upgrade: pip install -U flywheel-evals"
+        "up to version 3); upgrade: pip install -U flywheel-evals"
     )
+
+
+def test_failed_items_are_left_out_of_the_pairs_as_missing_and_the_note_says_so(repo: Path, server: FakeOpenAI) -> None:
+    _edit(repo, "specs/eval.yaml", "    max_retries: 4\n", "    max_retries: 0\n    backoff_s: 0.01\n")
+    server.set_storm(Storm(seed=3, error_500=0.5))
+    assert main(["gate", "--base", "main", "--no-cache"]) in (0, 4)
+    words = next(e for e in _report(repo)["evals"] if e["eval"] == "words")
+    head = json.loads((repo / ".flywheel/gate/head/results/words/fake.json").read_text())
+    failed = head["failed_items"]
+    assert 0 < failed < 20
+    assert words["note"].endswith(f"; failed items left out as missing, never scored (head {failed})")
+    assert (
+        words["n_paired"] == words["metrics"][0]["n"] == 20 - failed
+    )  # paired over the items both sides scored, never a 0
