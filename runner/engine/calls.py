@@ -1,5 +1,11 @@
 """Every model call of a run goes through `Caller`: cache, then replay cassette, then the network, with the
-spend tracked against the budget. A response is stored the moment it is paid for."""
+spend tracked against the budget. A response is stored the moment it is paid for.
+
+- Single flight: identical requests in flight at once (same call key) are sent once; the others wait for that
+  answer and pay nothing.
+- Budget: every call checks the cap before it is sent (workers and judges alike), so spend never exceeds the
+  budget by more than the calls already in flight.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runner.engine.cassette import Cassette
 from runner.engine.store import Store
+from runner.errors import BudgetError
 from runner.models.pool import ClientPool, KeyGuard
 from runner.models.pricing import cost_usd
 from runner.models.resolve import ResolvedModel
 from runner.models.types import ChatRequest, ChatResponse
+
+
+class BudgetExhausted(BudgetError):
+    """The budget was reached: no new call may start (the engine stops cleanly and keeps what it did)."""
 
 
 @dataclass
@@ -39,7 +51,7 @@ class Spend:
 
 @dataclass(frozen=True)
 class CallResult:
-    """A response and what it cost (0 when it came from the cache or a cassette)."""
+    """A response and what it cost (0 when it came from the cache, a cassette or an identical call in flight)."""
 
     response: ChatResponse
     cost_usd: float
@@ -58,7 +70,7 @@ class Caller:
     record: Cassette | None = None
     replay: Cassette | None = None
     keys_used: set[str] = field(default_factory=set)
-    _inflight: dict[str, asyncio.Future[ChatResponse]] = field(default_factory=dict)
+    _inflight: dict[str, asyncio.Future[tuple[dict[str, Any], float]]] = field(default_factory=dict)
     """Single flight: identical requests in flight at once are sent once; the others wait for that answer."""
 
     def is_cached(self, request: ChatRequest, repeat: int) -> bool:
@@ -80,29 +92,41 @@ class Caller:
             self.spend.cached_calls += 1
             self._keep(key, raw_cached)
             return CallResult(ChatResponse.from_json(raw_cached), 0.0, True, time.perf_counter() - start)
-        pending = self._inflight.get(key) if self.use_cache else None
-        if pending is not None:  # the same request is on its way: wait for it instead of paying twice
-            response = await asyncio.shield(pending)
+        # --no-cache sends every request, identical ones included.
+        while self.use_cache and (flight := self._inflight.get(key)) is not None:
+            try:
+                raw, _ = await asyncio.shield(flight)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if flight.cancelled() and task is not None and not task.cancelling():
+                    continue  # the call we waited on was cancelled, not us: send it ourselves
+                raise
             self.spend.cached_calls += 1
-            return CallResult(response, 0.0, True, time.perf_counter() - start)
-        flight: asyncio.Future[ChatResponse] = asyncio.get_running_loop().create_future()
+            return CallResult(ChatResponse.from_json(raw), 0.0, True, time.perf_counter() - start)
+        if self.spend.exhausted:
+            raise BudgetExhausted(f"budget reached before {what}")
+        flight = asyncio.get_running_loop().create_future()
         self._inflight[key] = flight
         try:
             client = await self.pool.client(model)
             response = await client.chat(request)
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
         except BaseException as exc:
             flight.set_exception(exc)
-            flight.exception()  # retrieved here; waiters re-raise it
+            flight.exception()  # marks it retrieved: waiters get it, no "never retrieved" warning
             raise
         finally:
-            del self._inflight[key]
-        flight.set_result(response)
+            if self._inflight.get(key) is flight:  # under --no-cache an identical call may have replaced it
+                del self._inflight[key]
         cost = cost_usd(response.usage, model.spec.pricing)
         self.store.put_response(key, response.raw, cost)
         self.spend.usd += cost
         self.spend.tokens += response.usage.total
         self.spend.calls += 1
         self._keep(key, response.raw)
+        flight.set_result((dict(response.raw), cost))
         return CallResult(response, cost, False, time.perf_counter() - start)
 
     def _keep(self, key: str, raw: object) -> None:

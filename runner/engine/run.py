@@ -25,7 +25,7 @@ from runner.documents.results import (
     Tokens,
     Usage,
 )
-from runner.engine.calls import Caller
+from runner.engine.calls import BudgetExhausted, Caller
 from runner.engine.estimate import Estimate, estimate_run, is_free
 from runner.engine.judge import EngineJudge
 from runner.engine.metrics import ItemScore, reduce_repeats, summarise
@@ -208,7 +208,11 @@ async def _run_model(
     async def work() -> None:
         while (cell := await queue.get()) is not None:
             seq, item, repeat = cell
-            record = await _run_cell(specs, plan, caller, item, repeat)
+            try:
+                record = await _run_cell(specs, plan, caller, item, repeat)
+            except BudgetExhausted:
+                stopped.append("budget")  # a call found the budget spent: keep what is done, drain the queue
+                continue
             caller.store.record_cell(plan.run_id, f"{item.id}#{repeat}", seq, record)
             new_cells.append(1)
             progress.advance(caller.spend.usd)

@@ -180,3 +180,38 @@ def test_a_stormy_uncached_run_scores_only_answered_items_each_as_the_clean_run_
     assert result["failed_cells"] > 0
     assert all(i["scores"] == clean[i["id"]] for i in result["items"] if i["status"] == "ok")
     assert all(i["error"] and "call failed" in i["error"] for i in result["items"] if i["status"] == "failed")
+
+
+def test_identical_requests_in_flight_are_sent_once(engine_repo: Path) -> None:
+    with FakeOpenAI(latency_s=0.05) as slow:
+        spec = engine_repo / "specs/eval.yaml"
+        text = spec.read_text()
+        base = text.split("base_url: ")[1].split("\n")[0]
+        spec.write_text(text.replace(base, slow.base_url).replace("concurrency: 4", "concurrency: 8"))
+        _more_items(engine_repo, 60, distinct=10)
+        assert main(["run", "words"]) == 0
+        assert slow.count == 10
+        assert _result(engine_repo)["completed_cells"] == 60
+
+
+def _long_answers(body: dict[str, Any]) -> str:
+    return "word " * 400  # ~500 completion tokens, far above max_tokens: the estimate is beaten
+
+
+def test_every_call_checks_the_budget_so_spend_stops_within_the_calls_in_flight(
+    engine_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeOpenAI(latency_s=0.02, responder=_long_answers) as fake:
+        spec = engine_repo / "specs/eval.yaml"
+        text = spec.read_text()
+        base = text.split("base_url: ")[1].split("\n")[0]
+        spec.write_text(text.replace(base, fake.base_url).replace("usd: 1.0", "usd: 0.011"))
+        _more_items(engine_repo, 200)
+        assert main(["run", "words"]) == 1
+        per_call = 2.0 * 500 / 1e6  # ~500 output tokens at $2 / 1M dominate
+        # The worst-case estimate ($0.0106) passed, but each answer costs ~$0.001: 11 calls reach $0.011, and
+        # at most `concurrency` (4) more were already in flight then.
+        assert 11 <= fake.served <= 11 + 4
+        spent = _result(engine_repo)["usage"]["cost_usd"]
+        assert 0.011 <= spent <= 0.011 + 4 * per_call * 1.1
+        assert "budget reached after $" in capsys.readouterr().err
