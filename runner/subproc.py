@@ -147,6 +147,13 @@ def stop_on_signals() -> Callable[[], None]:
         return lambda: None
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
+        # Inside asyncio.run the SIGINT handler is asyncio's: it cancels the main task and raises
+        # KeyboardInterrupt once that has unwound. Raising here instead would leave a task holding the
+        # exception, which asyncio then prints as "Task exception was never retrieved".
+        on_sigint = signal.getsignal(signal.SIGINT)
+        if callable(on_sigint) and on_sigint is not signal.default_int_handler:
+            on_sigint(signal.SIGINT, frame)
+            return
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
