@@ -259,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--model", metavar="NAME", help="run on this existing Model spec instead of the run's model")
     _out_flag(i)
 
-    p = sub.add_parser("force-unlock", help="remove the state lock left by an apply that is gone")
+    p = sub.add_parser("force-unlock", help="remove the state lock held by an apply that hangs")
     p.add_argument("lock_id", metavar="ID", help="the lock id the error message printed")
 
     p = sub.add_parser("serve", help="run the embedded local model's OpenAI-compatible server until Ctrl-C")

@@ -1,4 +1,4 @@
-"""`flywheel force-unlock ID`: remove a state lock whose holder is gone."""
+"""`flywheel force-unlock ID`: remove a state lock whose holder hangs (or whose description was left behind)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from runner.state.lock import force_unlock
 
 def force_unlock_command(lock_id: str, out: Console) -> int:
     """Remove the lock of the project's state folder if its id matches."""
-    holder = force_unlock(find_root(Path.cwd()) / ".flywheel", lock_id)
-    out.print(f"unlocked: removed the lock held by {holder.describe()}", markup=False, highlight=False)
+    done = force_unlock(find_root(Path.cwd()) / ".flywheel", lock_id)
+    if done.was_held:
+        text = f"unlocked: removed the lock held by {done.holder.describe()}; that process still runs: stop it"
+    else:
+        text = f"unlocked: removed the lock left by {done.holder.describe()}; that process had already exited"
+    out.print(text, markup=False, highlight=False)
     return ExitCode.OK
