@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from runner.errors import FinetuneError
-from runner.fsutil import atomic_write_text
+from runner.fsutil import atomic_copy, atomic_write_text
 from runner.specs.loader import SpecSet
 
 
@@ -86,9 +85,7 @@ def register_adapter(specs: SpecSet, model: str, model_id: str, adapter: Path) -
     spec_file = specs.models[model].file
     dest = spec_file.parent / "adapters" / f"{model_id}.gguf"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".gguf.tmp")
-    shutil.copyfile(adapter, tmp)
-    tmp.replace(dest)
+    atomic_copy(adapter, dest)
 
     def edit(spec: CommentedMap) -> bool:
         if "adapters" not in spec or spec["adapters"] is None:
