@@ -21,6 +21,37 @@ def test_validate_ok_prints_a_summary(mini_repo: Path, capsys: pytest.CaptureFix
     )
 
 
+def test_validate_points_at_values_yaml_1_1_read_differently(
+    mini_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    triage = mini_repo / "specs/triage.yaml"
+    triage.write_text(triage.read_text().replace("choices: [order_status, other]", "choices: [yes, 'no', off]"))
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().out == (
+        "specs/triage.yaml:24:13: note: 'yes' is the string 'yes' (Flywheel reads YAML 1.2), not the boolean true "
+        "of YAML 1.1; write true if you meant the boolean, or quote it to say you meant the text\n"
+        "   24 |   choices: [yes, 'no', off]\n"
+        "      |             ^\n"
+        "specs/triage.yaml:24:24: note: 'off' is the string 'off' (Flywheel reads YAML 1.2), not the boolean false "
+        "of YAML 1.1; write false if you meant the boolean, or quote it to say you meant the text\n"
+        "   24 |   choices: [yes, 'no', off]\n"
+        "      |                        ^\n"
+        "ok: 2 Model, 1 Prompt, 1 Dataset, 4 Grader, 1 Eval, 1 FineTune in 2 files; 6 dataset items\n"
+    )
+
+
+def test_validate_notes_come_with_errors_too(mini_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    models = mini_repo / "specs/models.yaml"
+    models.write_text(models.read_text().replace("temperature: 0", "temperature: 1:30"))
+    assert main(["validate"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith(
+        "specs/models.yaml:9:18: note: '1:30' is the string '1:30' (Flywheel reads YAML 1.2), not the int 90 of "
+        "YAML 1.1; write 90 if you meant the number, or quote it to say you meant the text\n"
+    )
+    assert "specs/models.yaml:9:18: Model/small -> spec -> parameters -> temperature: " in captured.err
+
+
 def test_bad_arguments_exit_1_not_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["validate", "--no-such-flag"])

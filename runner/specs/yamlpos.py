@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from runner.specs.yaml12 import CoreLoader
+
 Path_ = tuple[str | int, ...]
 MAX_DEPTH = 64
 """Nesting levels (mappings and sequences) a document may have."""
@@ -138,7 +140,8 @@ def load_yaml_documents(text: str) -> list[YamlDoc]:
     that breaks a limit."""
     docs: list[YamlDoc] = []
     try:
-        loader = yaml.SafeLoader(text)  # its reader refuses control characters here, with a character index
+        # YAML 1.2 booleans and numbers, as ruamel writes them; the reader refuses control characters here
+        loader = CoreLoader(text)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1

@@ -8,6 +8,7 @@ import pytest
 
 from runner.errors import SpecError, UsageError
 from runner.specs.loader import load_specs
+from runner.specs.yamlpos import load_yaml_documents
 
 
 def test_mini_fixture_loads_with_positions_and_items(mini_repo: Path) -> None:
@@ -93,3 +94,36 @@ def test_many_bad_lines_are_summarised(mini_repo: Path) -> None:
     lines = [d.headline() for d in info.value.diagnostics]
     assert len(lines) == 21
     assert "Dataset/tickets: ... and 5 more bad lines" in lines[0]
+
+
+def test_yaml_is_read_as_1_2_so_yes_and_no_stay_strings(mini_repo: Path) -> None:
+    triage = mini_repo / "specs/triage.yaml"
+    triage.write_text(triage.read_text().replace("choices: [order_status, other]", "choices: [yes, no, on, off]"))
+    specs = load_specs([Path("specs")])
+    assert specs.prompts["triage"].doc.spec.choices == ["yes", "no", "on", "off"]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("true", True),
+        ("False", False),
+        ("yes", "yes"),
+        ("Off", "Off"),
+        ("y", "y"),
+        ("0755", 755),
+        ("0o755", 0o755),
+        ("0x1F", 31),
+        ("1:30", "1:30"),
+        ("1e-3", 0.001),
+        ("-.5", -0.5),
+        ("1_000", "1_000"),
+        ("~", None),
+        ("'yes'", "yes"),
+        ("!!str 12", "12"),
+    ],
+)
+def test_yaml_core_schema_scalars(text: str, value: object) -> None:
+    [doc] = load_yaml_documents(f"v: {text}\n")
+    assert doc.data == {"v": value}
+    assert type(doc.data["v"]) is type(value)
