@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from runner.baselines.ledger import FOLDER, append_unique, history_path
+from runner.baselines.ledger import FOLDER, append_history, history_path
 from runner.documents.io import (
     BaselineDocument,
     ScoredDocument,
@@ -60,11 +60,6 @@ def history_entry(result: ResultHeader, slug: str) -> dict[str, Any]:
     }
 
 
-def _append_history(root: Path, entries: list[dict[str, Any]]) -> bool:
-    """Append entries not already recorded for the same (eval, model, commit, run); True when the file changed."""
-    return append_unique(history_path(root), entries, lambda e: (e["eval"], e["model"], e["commit"], e.get("run_id")))
-
-
 def update_from_results(root: Path, results_dir: Path, evals: set[str] | None = None) -> list[Path]:
     """Write a baseline for every latest result (optionally only of `evals`) and append the trend history;
     return the files written."""
@@ -78,7 +73,7 @@ def update_from_results(root: Path, results_dir: Path, evals: set[str] | None = 
         result = write_baseline(path, result_file)
         written.append(path)
         entries.append(history_entry(result, result_file.stem))
-    if entries and _append_history(root, entries):
+    if entries and append_history(root, entries):
         written.append(history_path(root))
     return written
 

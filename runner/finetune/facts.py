@@ -33,11 +33,11 @@ def gather(specs: SpecSet, today: dt.date) -> list[tuple[str, RecipeFacts]]:
         data_hash = training_data_hash(specs, name)
         facts = RecipeFacts(
             data_hash=data_hash,
-            last_data_hash=last.get("data_hash") if last else None,
+            last_data_hash=last.data_hash if last else None,
             last_trained=lineage.last_trained(last),
             recipe_hash=recipe_hash(specs, name, data_hash),
-            last_recipe_hash=last.get("recipe_hash") if last else None,
-            last_job=last.get("job_id") if last else None,
+            last_recipe_hash=last.recipe_hash if last else None,
+            last_job=last.job_id if last else None,
             base_model=base,
             shutdown_date=specs.models[base].doc.spec.shutdown_date,
             history=history,

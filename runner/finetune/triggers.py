@@ -13,10 +13,9 @@ with a note in the plan saying what to change, and the plan stays quiet about it
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from runner.documents.ledgers import HistoryEntry
 from runner.specs.finetune import BaseModelShutdown, DatasetChanged, FineTuneSpec, MetricBelow, Schedule
 
 
@@ -39,7 +38,7 @@ class RecipeFacts:
     """Model spec name of the base model."""
     shutdown_date: dt.date | None
     """The base model's `shutdown_date`, when its Model spec declares one."""
-    history: tuple[Mapping[str, Any], ...]
+    history: tuple[HistoryEntry, ...]
     """Lines of baselines/history.jsonl (results on main), oldest first."""
     today: dt.date
 
@@ -50,16 +49,14 @@ def _model_matches(slug: str, base_model: str) -> bool:
 
 def _metric_below(trigger: MetricBelow, facts: RecipeFacts) -> str | None:
     runs = [
-        h["metrics"][trigger.metric]
+        h.metrics[trigger.metric]
         for h in facts.history
-        if h.get("eval") == trigger.eval
-        and _model_matches(str(h.get("model", "")), facts.base_model)
-        and trigger.metric in h.get("metrics", {})
+        if h.eval == trigger.eval and _model_matches(h.model, facts.base_model) and trigger.metric in h.metrics
     ]
     last = runs[-trigger.runs :]
-    if len(last) < trigger.runs or not all(m.get("floor_ok") is False for m in last):
+    if len(last) < trigger.runs or not all(m.floor_ok is False for m in last):
         return None
-    values = ", ".join(f"{m['value']:.3f}" for m in last)
+    values = ", ".join(f"{m.value:.3f}" for m in last)
     plural = "s" if trigger.runs != 1 else ""
     return f"{trigger.eval}/{trigger.metric} below its floor in the last {trigger.runs} run{plural} on main ({values})"
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from runner.documents.ledgers import HistoryEntry
 from runner.finetune.triggers import Decision, RecipeFacts, decide, retrain_reasons
 from runner.specs.finetune import FineTuneSpec
 
@@ -24,9 +25,13 @@ def _spec(*triggers: dict[str, Any]) -> FineTuneSpec:
     )
 
 
-def _history(*values: tuple[float, bool], model: str = "m_at_champion") -> tuple[dict[str, Any], ...]:
+def _history(*values: tuple[float, bool], model: str = "m_at_champion") -> tuple[HistoryEntry, ...]:
     return tuple(
-        {"eval": "e", "model": model, "metrics": {"acc": {"value": v, "n": 100, "floor_ok": ok}}} for v, ok in values
+        HistoryEntry.model_validate(
+            {"commit": None, "created": None, "eval": "e", "model": model, "model_id": "m", "run_id": None}
+            | {"metrics": {"acc": {"value": v, "n": 100, "floor_ok": ok}}}
+        )
+        for v, ok in values
     )
 
 
