@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from runner.documents.plan import plan_document
 from runner.errors import UsageError
 from runner.reconcile.plan import Action, Plan, Retrain
 
@@ -31,20 +32,11 @@ def plan_text(plan: Plan) -> str:
 
 
 def plan_from_json(data: Any, source: Path) -> Plan:
-    """A saved plan, checked for shape."""
-    try:
-        actions = tuple(
-            Action(a["type"], a["eval"], a["model"], int(a["cells"]), tuple(a["reasons"]), float(a["estimated_usd"]))
-            for a in data["actions"]
-        )
-        retrains = tuple(
-            Retrain(str(r["recipe"]), str(r["backend"]), str(r["method"]), tuple(r["reasons"]))
-            for r in data.get("retrains", [])
-        )
-        notes = tuple(str(n) for n in data.get("notes", []))
-        return Plan(str(data["lineage"]), int(data["serial"]), actions, retrains, notes)
-    except (KeyError, TypeError, ValueError):
-        raise UsageError(f"{source}: not a saved Flywheel plan; write one with: flywheel plan --out {source}") from None
+    """A saved plan, checked by its model (version first)."""
+    doc = plan_document(str(source)).parse(data, str(source))
+    actions = tuple(Action(a.type, a.eval, a.model, a.cells, tuple(a.reasons), a.estimated_usd) for a in doc.actions)
+    retrains = tuple(Retrain(r.recipe, r.backend, r.method, tuple(r.reasons)) for r in doc.retrains)
+    return Plan(doc.lineage, doc.serial, actions, retrains, tuple(doc.notes))
 
 
 def load_plan(path: Path) -> Plan:

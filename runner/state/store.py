@@ -10,16 +10,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runner.errors import FlywheelError
+from runner.documents.state import STATE_DOC, STATE_VERSION, StateFile
+from runner.errors import DocumentError
 from runner.fsutil import atomic_write_text
 
 STATE_FILE = "state.json"
-STATE_VERSION = 1
 HISTORY = 20
 """Applied metric values kept per (eval, model), newest last (retrain triggers read them)."""
 
 
-class StateError(FlywheelError):
+class StateError(DocumentError):
     """The state file is unreadable or of another version."""
 
 
@@ -101,25 +101,19 @@ def load_state(state_dir: Path) -> State:
     if not path.is_file():
         return State.empty()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != STATE_VERSION:
-            raise StateError(f"{path}: state version {data.get('version')!r} is not {STATE_VERSION}; upgrade Flywheel")
-        targets = {
-            (ev, ref): TargetState.from_json(t)
-            for ev, by_ref in data.get("evals", {}).items()
-            for ref, t in by_ref.items()
-        }
-        extra = {k: v for k, v in data.items() if k not in ("version", "lineage", "serial", "evals")}
-        return State(str(data["lineage"]), int(data["serial"]), targets, extra)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise StateError(
-            f"{path}: unreadable state ({type(exc).__name__}: {exc}); move it aside to start over (results are kept)"
-        ) from None
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StateError(f"{path}: unreadable state ({exc}); {STATE_DOC.fix}") from None
+    data = STATE_DOC.dump(STATE_DOC.parse(raw, str(path)))
+    targets = {(ev, ref): TargetState.from_json(t) for ev, by_ref in data["evals"].items() for ref, t in by_ref.items()}
+    return State(data["lineage"], data["serial"], targets)
 
 
 def save_state(state_dir: Path, state: State) -> State:
     """Write `state` with serial + 1, atomically; return what was written."""
     state_dir.mkdir(parents=True, exist_ok=True)
     written = replace(state, lineage=state.lineage or uuid.uuid4().hex, serial=state.serial + 1)
-    atomic_write_text(state_dir / STATE_FILE, json.dumps(written.to_json(), indent=1, sort_keys=True) + "\n")
+    data = written.to_json()
+    StateFile.model_validate(data)  # what is written is what load_state accepts
+    atomic_write_text(state_dir / STATE_FILE, json.dumps(data, indent=1, sort_keys=True) + "\n")
     return written

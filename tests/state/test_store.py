@@ -6,13 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from runner.errors import DocumentError
 from runner.state.store import State, StateError, TargetState, load_state, save_state
 
 
 def test_round_trip_bumps_serial_and_keeps_lineage(tmp_path: Path) -> None:
     state = load_state(tmp_path)
     assert state.serial == 0
-    target = TargetState("m", "e", {"prompt": "p"}, {"a#0": ("c", "g")}, "r.json", ({"metrics": {"x": 1.0}},))
+    target = TargetState(
+        "m", "e", {"prompt": "p"}, {"a#0": ("c", "g")}, "r.json", ({"commit": None, "metrics": {"x": 1.0}},)
+    )
     first = save_state(tmp_path, state.with_target("ev", "m", target))
     second = save_state(tmp_path, first)
     loaded = load_state(tmp_path)
@@ -29,7 +32,7 @@ def test_unreadable_state_is_a_clean_error(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="unreadable state"):
         load_state(tmp_path)
     (tmp_path / "state.json").write_text('{"version": 9}')
-    with pytest.raises(StateError, match="state version 9 is not 1; upgrade Flywheel"):
+    with pytest.raises(DocumentError, match=r"state file version 9; this one reads up to version 1\); upgrade"):
         load_state(tmp_path)
 
 
