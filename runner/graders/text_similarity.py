@@ -29,6 +29,7 @@ from typing import Any
 
 from runner.graders.base import GradeContext, GradeResult, Sample
 from runner.graders.render import render_for, render_references
+from runner.graders.text_libs import require
 from runner.specs.grader import TextSimilarity
 
 
@@ -148,6 +149,7 @@ class TextSimilarityGrader:
             first, *others = await ctx.judge.embed(spec.embedding_model, [text, *references])
             score = max(cosine(first, b) for b in others)
         else:
+            require(spec.evaluation_metric)
             score = max(METRICS[spec.evaluation_metric](text, r) for r in references)
         threshold = 1.0 if spec.pass_threshold is None else spec.pass_threshold
         return GradeResult(score=score, passed=score >= threshold)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from runner import formula
 from runner.errors import Diagnostic
+from runner.graders.text_libs import missing_library
 from runner.specs.common import parse_model_ref
 from runner.specs.datasets import load_dataset
 from runner.specs.diagnostics import did_you_mean, snippet
@@ -120,6 +121,8 @@ class _Checker:
         """Python grader sources parse and define grade(); multi formulas only use their graders' keys."""
         if isinstance(spec, PythonGrader):
             self.python_source(loc, spec, path)
+        elif isinstance(spec, TextSimilarity) and (missing := missing_library(spec.evaluation_metric)):
+            self.err(loc, (*path, "evaluation_metric"), missing)
         elif isinstance(spec, MultiGrader):
             try:
                 formula.check(spec.calculate_output, frozenset(spec.graders))
