@@ -8,7 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from runner.documents.ledgers import HistoryEntry, LineageEntry
+from runner.documents.plan import SavedPlan
 from runner.documents.results import BaselineFile, ResultFile
+from runner.documents.state import StateFile
 from runner.fsutil import atomic_write_text
 from runner.specs.kinds import KINDS
 
@@ -38,12 +41,19 @@ def combined_schema() -> dict[str, Any]:
     }
 
 
-DOCUMENTS: dict[str, type[BaseModel]] = {"result.schema.json": ResultFile, "baseline.schema.json": BaselineFile}
-"""Documents Flywheel writes (not specs): result documents and baselines."""
+DOCUMENTS: dict[str, type[BaseModel]] = {
+    "result.schema.json": ResultFile,
+    "baseline.schema.json": BaselineFile,
+    "state.schema.json": StateFile,
+    "plan.schema.json": SavedPlan,
+    "history-line.schema.json": HistoryEntry,
+    "lineage-line.schema.json": LineageEntry,
+}
+"""Documents Flywheel writes (not specs): results, baselines, the state file, saved plans, ledger lines."""
 
 
 def document_schema(name: str) -> dict[str, Any]:
-    """The JSON Schema of a document Flywheel writes (`result.schema.json`, `baseline.schema.json`)."""
+    """The JSON Schema of a document Flywheel writes."""
     schema = DOCUMENTS[name].model_json_schema(by_alias=True)
     return {"$schema": SCHEMA_DIALECT, "$id": name, **schema}
 
