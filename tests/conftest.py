@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """`text` parsed as a JSON object (a test fails if it is anything else)."""
+    data = json.loads(text)
+    assert isinstance(data, dict), data
+    return data
 
 
 def git(repo: Path, *args: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from runner.cli import main
+from tests.conftest import json_object
 
 TOKEN = "ghs_SECRETtoken1234567890"
 
@@ -44,7 +45,7 @@ class FakeGitHub:
                 self.wfile.write(data)
 
             def _body(self) -> dict[str, Any]:
-                return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                return json_object(self.rfile.read(int(self.headers["Content-Length"])).decode())
 
             def _handle(self) -> None:
                 fake.calls.append((self.command, self.path))

@@ -10,16 +10,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI, Fault
+from tests.conftest import json_object
 from tests.engine.conftest import WORDS
 
 
-def _result(repo: Path) -> dict:
-    return json.loads((repo / ".flywheel/results/words/fake.json").read_text())
+def _result(repo: Path) -> dict[str, Any]:
+    return json_object((repo / ".flywheel/results/words/fake.json").read_text())
 
 
 def test_run_grades_every_item_and_writes_a_result(

@@ -11,6 +11,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,11 @@ def status_fields(job: JobStatus) -> tuple[str, str, str | None, str | None]:
 def test_refused_before_anything_is_written(tmp_path: Path, method: Method, base_model: str, expected: str) -> None:
     req = dataclasses.replace(request(tmp_path, method), base_model=base_model)
     backend = LocalBackend()
-    for call in (lambda: backend.submit(req), lambda: backend.wait(JobStatus("local", "x", "queued", HASH), req)):
+    calls: tuple[Callable[[], object], ...] = (
+        lambda: backend.submit(req),
+        lambda: backend.wait(JobStatus("local", "x", "queued", HASH), req),
+    )
+    for call in calls:
         with pytest.raises(FinetuneError) as err:
             call()
         assert str(err.value) == expected

@@ -10,7 +10,7 @@ import pytest
 
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI, Storm
-from tests.conftest import copy_fixture, git
+from tests.conftest import copy_fixture, git, json_object
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def _edit(repo: Path, rel: str, old: str, new: str) -> None:
 
 
 def _report(repo: Path) -> dict[str, Any]:
-    return json.loads((repo / ".flywheel/gate/report.json").read_text())
+    return json_object((repo / ".flywheel/gate/report.json").read_text())
 
 
 def test_baselines_are_committed_one_line_per_item(repo: Path) -> None:

@@ -9,17 +9,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI
+from tests.conftest import json_object
 
 
-def _plan_json(capsys: pytest.CaptureFixture[str]) -> dict:
+def _plan_json(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     capsys.readouterr()
     assert main(["plan", "--json"]) in (0, 2)
-    return json.loads(capsys.readouterr().out)
+    return json_object(capsys.readouterr().out)
 
 
 def _edit(repo: Path, old: str, new: str) -> None:

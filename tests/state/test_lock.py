@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -15,7 +16,6 @@ import pytest
 
 from runner.cli import main
 from runner.errors import FlywheelError
-from runner.state import lock as lock_mod
 from runner.state.lock import LockedError, StateLock, force_unlock
 
 
@@ -75,7 +75,7 @@ def test_a_lock_released_while_waiting_is_not_held_twice(tmp_path: Path, monkeyp
     count that as holding, or C, locking the new file at the path, would hold it too."""
     first = StateLock(tmp_path, "apply")
     first.acquire()
-    real_flock = lock_mod.fcntl.flock
+    real_flock = fcntl.flock
     calls = []
 
     def flock_after_release(fd: int, op: int) -> None:
@@ -84,10 +84,10 @@ def test_a_lock_released_while_waiting_is_not_held_twice(tmp_path: Path, monkeyp
             first.release()
         real_flock(fd, op)
 
-    monkeypatch.setattr(lock_mod.fcntl, "flock", flock_after_release)
+    monkeypatch.setattr(fcntl, "flock", flock_after_release)
     second = StateLock(tmp_path, "apply")
     second.acquire()
-    monkeypatch.setattr(lock_mod.fcntl, "flock", real_flock)
+    monkeypatch.setattr(fcntl, "flock", real_flock)
     assert len(calls) == 2  # the first flock won the unlinked file and was discarded
     with pytest.raises(LockedError):
         StateLock(tmp_path, "apply").acquire()

@@ -22,7 +22,7 @@ import pytest
 
 from runner.cli import main
 from runner.testing.fake_openai import FakeOpenAI
-from tests.conftest import REPO, copy_fixture, git
+from tests.conftest import REPO, copy_fixture, git, json_object
 from tests.gate import conftest as gate_fixtures
 
 server = gate_fixtures.server  # the gate tests' fake model, as a fixture here too
@@ -42,7 +42,7 @@ class ActRun:
     reports: Path
 
     def report(self) -> dict[str, Any]:
-        return json.loads((self.reports / "report.json").read_text())
+        return json_object((self.reports / "report.json").read_text())
 
 
 @dataclass
