@@ -9,8 +9,6 @@ migrates older documents and refuses newer or foreign ones with a message naming
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from runner.documents.migrate import check_version, migrate_header, migrate_item
 from runner.documents.results import BaselineHeader, BaselineItem, ItemRecord, ResultHeader
 from runner.errors import DocumentError
+from runner.fsutil import atomic_text
 from runner.hashing import canonical_json
 
 _ITEMS = ',"items":['
@@ -53,22 +52,14 @@ def write_document(path: Path, header: ResultHeader | BaselineHeader, items: Ite
     """Write `header` and `items` (streamed) atomically, one canonical JSON line each."""
     path.parent.mkdir(parents=True, exist_ok=True)
     head = canonical_json(header.model_dump(mode="json", by_alias=True))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(head[:-1] + _ITEMS)
-            first = True
-            for item in items:
-                fh.write("\n" if first else ",\n")
-                fh.write(canonical_json(item.model_dump(mode="json", by_alias=True)))
-                first = False
-            fh.write("\n" + _END + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_text(path) as fh:
+        fh.write(head[:-1] + _ITEMS)
+        first = True
+        for item in items:
+            fh.write("\n" if first else ",\n")
+            fh.write(canonical_json(item.model_dump(mode="json", by_alias=True)))
+            first = False
+        fh.write("\n" + _END + "\n")
 
 
 def read_header(path: Path) -> ResultHeader:

@@ -37,6 +37,15 @@ class Sources:
     lineage: tuple[dict[str, Any], ...]
 
 
+def _history(root: Path, evals: set[str] | None) -> tuple[dict[str, Any], ...]:
+    """The committed trend history (read and checked through its model), optionally only of `evals`."""
+    return tuple(e.model_dump(mode="json") for e in read_history(root) if evals is None or e.eval in evals)
+
+
+def _lineage(root: Path) -> tuple[dict[str, Any], ...]:
+    return tuple(e.model_dump(mode="json") for e in read_lineage(root))
+
+
 def load_results(state_dir: Path, evals: set[str] | None) -> tuple[Loaded, ...]:
     """Every result document under `state_dir/results/` (optionally only of `evals`), by eval then model."""
     out = []
@@ -48,8 +57,8 @@ def load_results(state_dir: Path, evals: set[str] | None) -> tuple[Loaded, ...]:
 
 def collect(root: Path, state_dir: Path, evals: set[str] | None, gate: bool) -> Sources:
     """The sources of a run report (`gate` False) or of a gate report, read from `state_dir`."""
-    history = tuple(e for e in read_history(root) if evals is None or e.get("eval") in evals)
-    lineage = tuple(read_lineage(root))
+    history = _history(root, evals)
+    lineage = _lineage(root)
     if not gate:
         results = load_results(state_dir, evals)
         if not results:
@@ -70,10 +79,10 @@ def collect(root: Path, state_dir: Path, evals: set[str] | None, gate: bool) -> 
 def gate_sources(root: Path, state_dir: Path, report: dict[str, Any], evals: set[str] | None = None) -> Sources:
     """The sources of the report of a gate whose JSON report is `report` (head and base results under
     `state_dir/gate/`)."""
-    history = tuple(e for e in read_history(root) if evals is None or e.get("eval") in evals)
+    history = _history(root, evals)
     # Only Evals this gate compared: results of an Eval it did not re-run are left over from an earlier gate.
     compared = {str(e.get("eval")) for e in report.get("evals", []) if e.get("n_paired")}
     wanted = compared if evals is None else compared & evals
     head = load_results(state_dir / "gate" / "head", wanted)
     base = load_results(state_dir / "gate" / "base", wanted)
-    return Sources(head, report, base, history, tuple(read_lineage(root)))
+    return Sources(head, report, base, history, _lineage(root))

@@ -11,6 +11,7 @@ import sys
 import time
 import webbrowser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,12 +19,13 @@ from runner.cli import main
 from runner.documents.io import read_result, write_document
 from runner.documents.results import ItemRecord, Score, Tokens
 from runner.testing.fake_openai import FakeOpenAI
+from tests.conftest import json_object
 
 
-def _data(html: Path) -> dict:
+def _data(html: Path) -> dict[str, Any]:
     blob = re.search(r'<script id="report-data" type="application/octet-stream">([^<]*)</script>', html.read_text())
     assert blob is not None
-    return json.loads(gzip.decompress(base64.b64decode(blob.group(1))))
+    return json_object(gzip.decompress(base64.b64decode(blob.group(1))).decode())
 
 
 def test_the_html_is_self_contained(report_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -122,13 +124,26 @@ def test_trends_chart_each_metric_over_commits_with_promotions_marked(report_rep
     assert main(["run", "words", "--model", "fake", "--limit", "1"]) == 0
     history = [
         {"commit": f"{i:040x}", "created": f"2026-11-0{i}T10:00:00+00:00", "eval": "words", "model": "fake",
-         "metrics": {"accuracy": {"value": 0.5 + i / 20, "n": 24}}}
+         "model_id": "fake", "run_id": None, "metrics": {"accuracy": {"value": 0.5 + i / 20, "n": 24, "floor_ok": None}}}
         for i in range(1, 6)
     ]  # fmt: skip
+    job = {
+        "commit": None,
+        "data_hash": "d",
+        "recipe_hash": "h",
+        "training_file_sha256": "s",
+        "n_examples": 20,
+        "backend": "fake",
+        "job_id": "j",
+        "base_model": "fake",
+        "trained_tokens": None,
+        "reason": "r",
+    }
     lineage = [
-        {"recipe": "r", "decision": "promoted", "eval": "words", "model_id": "ft:<script>x</script>",
-         "trained_at": "2026-11-03T09:00:00+00:00"},
-        {"recipe": "r", "decision": "kept", "eval": "words", "model_id": "ft:kept", "trained_at": "2026-11-04T09:00:00+00:00"},
+        job | {"recipe": "r", "decision": "promoted", "eval": "words", "model_id": "ft:<script>x</script>",
+               "trained_at": "2026-11-03T09:00:00+00:00"},
+        job | {"recipe": "r", "decision": "kept", "eval": "words", "model_id": "ft:kept",
+               "trained_at": "2026-11-04T09:00:00+00:00"},
     ]  # fmt: skip
     (report_repo / "baselines").mkdir()
     (report_repo / "baselines/history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in history))
