@@ -90,16 +90,25 @@ def scrub(text: str, secret: str | None, limit: int = 200) -> str:
 class OpenAIChatClient:
     """`ChatClient` over `AsyncOpenAI` for any OpenAI-compatible endpoint."""
 
-    def __init__(self, base_url: str | None, api_key: str, limits: Limits, backend: Backend = DEFAULT_BACKEND) -> None:
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str,
+        limits: Limits,
+        backend: Backend = DEFAULT_BACKEND,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        """`transport` (tests: `runner.testing.mock_openai`) answers every request in-process, through the SDK's
+        httpx client, so the whole client runs with no server."""
         self.limits = limits
         self._key = api_key
         self.host = urlsplit(base_url).netloc if base_url else "api.openai.com"
-        self.backend = backend
+        self.backend: Backend = "httpx" if transport is not None else backend
         http_client: httpx2.AsyncClient | None = None
-        if backend == "aiohttp":
+        if self.backend == "aiohttp":
             http_client = openai.DefaultAioHttpClient(timeout=limits.timeout_s)
-        elif backend == "httpx":
-            http_client = openai.DefaultAsyncHttpxClient(timeout=limits.timeout_s)
+        elif self.backend == "httpx":
+            http_client = openai.DefaultAsyncHttpxClient(timeout=limits.timeout_s, transport=transport)
         self._client = openai.AsyncOpenAI(
             base_url=base_url, api_key=api_key, max_retries=0, timeout=limits.timeout_s, http_client=http_client
         )
