@@ -12,6 +12,7 @@ from rich.console import Console
 
 from runner import __version__
 from runner.cli import main
+from runner.commands.registry import COMMANDS, load
 
 
 def test_validate_ok_prints_a_summary(mini_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -95,3 +96,18 @@ def test_console_script_reports_bad_specs_without_traceback(mini_repo: Path) -> 
     assert "Traceback" not in proc.stderr
     version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
     assert version.stdout == f"flywheel {__version__}\n"
+
+
+def test_every_registered_command_owns_its_arguments_and_handler() -> None:
+    for name in COMMANDS:
+        module = load(name)
+        assert callable(module.add_arguments) and callable(module.handle), name
+
+
+def test_a_command_imports_only_its_own_module(mini_repo: Path) -> None:
+    code = (
+        "import sys; from runner.cli import main; code = main(['validate']); "
+        "print(code, sorted(m for m in sys.modules if m.startswith(('runner.commands.', 'runner.engine'))))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines()[-1] == ("0 ['runner.commands.registry', 'runner.commands.validate']")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 from collections.abc import Sequence
@@ -10,7 +11,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runner.commands.run import _Bar, failure_exit, print_results
+from runner.commands.options import add_cassette, add_specs, add_unsafe_python, allow_unsafe_if_asked, specs_of
+from runner.commands.progress import ProgressBar
+from runner.commands.run import failure_exit, print_results
 from runner.engine.calls import caller_session
 from runner.engine.run import ModelRun
 from runner.errors import ExitCode
@@ -84,11 +87,11 @@ async def _apply(
         out.print(line, markup=False, highlight=False)
 
     async with caller_session(state_dir, replay=cassettes[0], record=cassettes[1]) as caller:
-        applied = await apply_plan(specs, plan, targets, state, state_dir, caller, _Bar(err))
+        applied = await apply_plan(specs, plan, targets, state, state_dir, caller, ProgressBar(err))
         if applied.runs:
             print_results(out, list(applied.runs))
         for name in recipes:
-            outcome = await retrain(specs, name, caller, state_dir, _Bar(err), log=log)
+            outcome = await retrain(specs, name, caller, state_dir, ProgressBar(err), log=log)
             if outcome.runs:  # the promotion Eval: champion, then challenger
                 print_results(out, list(outcome.runs))
             log(f"{name}: {outcome.decision} {outcome.model_id}: {outcome.reason}")
@@ -99,3 +102,36 @@ async def _apply(
             f"state serial {applied.state.serial}."
         )
     return list(applied.runs)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan_file", nargs="?", type=Path, metavar="PLAN", help="a plan saved by `plan --out`")
+    add_specs(parser)
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another apply to finish (default: fail at once)",
+    )
+    add_cassette(parser)
+    add_unsafe_python(parser)
+    parser.add_argument(
+        "--skip-retrain",
+        action="store_true",
+        help="run the evals only; do not train the FineTune recipes whose triggers fired",
+    )
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    allow_unsafe_if_asked(args)
+    return apply(
+        specs_of(args),
+        plan_file=args.plan_file,
+        lock_timeout=args.lock_timeout,
+        replay=args.replay,
+        out=out,
+        err=err,
+        record=args.record,
+        skip_retrain=args.skip_retrain,
+    )

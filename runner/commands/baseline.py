@@ -6,6 +6,7 @@ would change and writes nothing."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from runner.baselines.checks import failed_reason, partial_reasons
 from runner.baselines.ledger import history_path
 from runner.baselines.store import baseline_path, update_from_results
+from runner.commands.options import add_specs, specs_of
 from runner.documents.io import parse_baseline, read_header
 from runner.documents.results import ResultHeader
 from runner.errors import ExitCode, UsageError
@@ -78,3 +80,20 @@ def _change(root: Path, target: Path, result: ResultHeader) -> str:
         else:
             parts.append(f"{name} {before.value:.3f} -> {metric.value:.3f} (n {before.n} -> {metric.n})")
     return f"would write {target.relative_to(root)}: {', '.join(parts)}"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
+    b = actions.add_parser("update", help="write baselines/ from the latest results (run on the main branch)")
+    add_specs(b)
+    b.add_argument("--eval", action="append", default=[], metavar="NAME", help="only this Eval; repeatable")
+    b.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="also write runs of part of an Eval (--limit, other repeats, a model it does not list)",
+    )
+    b.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    return baseline_update(specs_of(args), args.eval, out, args.allow_partial, args.dry_run)

@@ -6,6 +6,7 @@ Both read the GitHub Actions environment: `GITHUB_TOKEN` (pass `${{ github.token
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections.abc import Mapping
@@ -92,3 +93,25 @@ def ci_issue(title: str, body_file: Path, label: str, out: Console) -> int:
     done = _client(os.environ).upsert_issue(title, _body(body_file), DRIFT_MARKER, label)
     out.print(f"{done.action} issue #{done.id} {done.url}".rstrip(), markup=False, highlight=False)
     return ExitCode.OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="ci_command", metavar="ACTION", required=True)
+    c = actions.add_parser("comment", help="create or edit the PR's one Flywheel comment from a gate report")
+    c.add_argument("--body-file", type=Path, required=True, metavar="FILE", help="the gate's report.md")
+    c.add_argument(
+        "--author",
+        default="github-actions[bot]",
+        metavar="LOGIN",
+        help="who the token posts as; only a marker comment by this login is edited (default: github-actions[bot])",
+    )
+    c = actions.add_parser("issue", help="open or edit the one open drift issue")
+    c.add_argument("--title", required=True, help="issue title")
+    c.add_argument("--body-file", type=Path, required=True, metavar="FILE", help="the report to post")
+    c.add_argument("--label", default="flywheel-drift", help="label that identifies the issue (default: %(default)s)")
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.ci_command == "comment":
+        return ci_comment(args.body_file, out, err, args.author)
+    return ci_issue(args.title, args.body_file, args.label, out)

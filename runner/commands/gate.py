@@ -7,6 +7,7 @@ the checkout, the workflow and Flywheel are the base's; the pull request is only
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import re
@@ -19,7 +20,8 @@ from pathlib import Path
 from rich.console import Console
 
 from runner.baselines.ledger import FOLDER
-from runner.commands.run import _Bar
+from runner.commands.options import add_cassette, add_specs, add_unsafe_python, allow_unsafe_if_asked, specs_of
+from runner.commands.progress import ProgressBar
 from runner.engine.calls import caller_session
 from runner.engine.cassette import FILE as CASSETTE
 from runner.errors import ExitCode, FlywheelError, SpecError, UsageError
@@ -303,4 +305,59 @@ async def _run(
     async with caller_session(
         state_dir, replay=replay, record=args.record, use_cache=args.use_cache, key_guard=guard
     ) as caller:
-        return await run_gate(inputs, base, args.base, sha, caller, state_dir, _Bar(err), notes, repo)
+        return await run_gate(inputs, base, args.base, sha, caller, state_dir, ProgressBar(err), notes, repo)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base", required=True, metavar="REF", help="the base branch or commit, e.g. origin/main")
+    parser.add_argument(
+        "--head",
+        metavar="REF",
+        help="gate this commit, read with git archive as data, instead of the working tree (the "
+        "pull_request_target mode: nothing from it is executed; see docs/trust.md)",
+    )
+    add_specs(parser)
+    add_cassette(parser)
+    add_unsafe_python(parser)
+    parser.add_argument("--no-cache", action="store_true", help="do not reuse cached responses (drift checks)")
+    parser.add_argument(
+        "--fail-on-inconclusive",
+        action="store_true",
+        help="treat every Eval as on_inconclusive: fail (exit 4; the reports and annotations say so too)",
+    )
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        metavar="DIR",
+        help="where report.md, report.json, junit.xml and report.txt go (default: .flywheel/gate/)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the JSON report")
+    parser.add_argument(
+        "--approve-input-changes",
+        action="store_true",
+        help="a maintainer approved this pull request's changes to the gate's inputs (datasets, graders, policy, "
+        "...): use the head's versions; needs --approved-by and --approved-sha (see docs/trust.md)",
+    )
+    parser.add_argument("--approved-by", metavar="LOGIN", help="who approved (named in the report)")
+    parser.add_argument(
+        "--approved-sha", metavar="SHA", help="the head commit the approval was given on; any other commit is refused"
+    )
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    allow_unsafe_if_asked(args)
+    gate_args = GateArgs(
+        base=args.base,
+        specs=tuple(specs_of(args)),
+        replay=args.replay,
+        record=args.record,
+        use_cache=not args.no_cache,
+        report_dir=args.report_dir,
+        as_json=args.json,
+        fail_on_inconclusive=args.fail_on_inconclusive,
+        head=args.head,
+        approve_input_changes=args.approve_input_changes,
+        approved_by=args.approved_by,
+        approved_sha=args.approved_sha,
+    )
+    return gate(gate_args, out, err)

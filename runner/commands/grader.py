@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from runner.commands.options import add_specs, specs_of
 from runner.errors import Diagnostic, ExitCode, SpecError, UsageError
 from runner.graders.openai_json import GraderJsonError, from_openai, to_openai
 from runner.models.resolve import resolve_model
@@ -61,3 +63,20 @@ def grader_export(spec_paths: Sequence[Path], name: str, out: Console) -> int:
         raise UsageError(str(exc)) from None
     out.print(json.dumps(obj, indent=2, ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)
     return ExitCode.OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="grader_command", metavar="ACTION", required=True)
+    g = actions.add_parser("import", help="print a Grader spec (YAML) for an OpenAI grader JSON file")
+    g.add_argument("file", type=Path, metavar="FILE", help="OpenAI grader JSON")
+    g.add_argument("--name", help="metadata.name of the Grader (default: the JSON's name, else the file name)")
+    g.add_argument("--judge-model", metavar="MODEL", help="Model spec to use for score_model / label_model judges")
+    g = actions.add_parser("export", help="print the OpenAI grader JSON of a Grader spec")
+    g.add_argument("name", metavar="NAME", help="the Grader's metadata.name")
+    add_specs(g)
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.grader_command == "import":
+        return grader_import(args.file, args.name, args.judge_model, out)
+    return grader_export(specs_of(args), args.name, out)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 
+from runner.commands.options import add_specs, specs_of
 from runner.errors import ExitCode
 from runner.finetune.facts import with_retrains
 from runner.fsutil import atomic_write_text
@@ -40,3 +42,18 @@ def plan(spec_paths: Sequence[Path], as_json: bool, detailed: bool, out_file: Pa
     if detailed and the_plan.has_changes:
         return ExitCode.CHANGES
     return ExitCode.OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_specs(parser)
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when there is nothing to do, 2 when there are changes, 1 on error",
+    )
+    parser.add_argument("--out", type=Path, metavar="FILE", help="save the plan for `flywheel apply FILE`")
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    return plan(specs_of(args), args.json, args.detailed_exitcode, args.out, out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import webbrowser
 from collections.abc import Sequence
 from dataclasses import replace
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from runner.commands.options import add_specs, specs_of
 from runner.errors import ExitCode, UsageError
 from runner.fsutil import atomic_write_text
 from runner.report.build import build
@@ -56,3 +58,21 @@ def _order(specs: SpecSet, loaded: Loaded) -> tuple[str, int, str]:
     located = specs.evals.get(h.eval)
     models = list(located.doc.spec.models) if located else []
     return (h.eval, models.index(h.model.ref) if h.model.ref in models else len(models), h.model.ref)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("evals", nargs="*", metavar="EVAL", help="only these Evals (default: all with results)")
+    add_specs(parser)
+    parser.add_argument("--gate", action="store_true", help="report the last `flywheel gate` (flips, verdict numbers)")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        help="where the HTML goes (default: .flywheel/report.html, or .flywheel/gate/report.html with --gate)",
+    )
+    parser.add_argument("--csv", type=Path, metavar="PATH", help="also write one CSV row per sample and metric")
+    parser.add_argument("--open", action="store_true", help="open the HTML in the default browser")
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    return report(specs_of(args), args.evals, args.gate, args.html, args.csv, args.open, out)

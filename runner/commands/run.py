@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich import box
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-from rich.text import Text
 
+from runner.commands.options import add_cassette, add_specs, add_unsafe_python, allow_unsafe_if_asked, specs_of
+from runner.commands.progress import ProgressBar
 from runner.documents.io import document_json, read_result
 from runner.engine.calls import caller_session
 from runner.engine.run import ModelRun, RunOptions, run_eval
@@ -45,43 +37,6 @@ class RunArgs:
     replay: Path | None = None
     as_json: bool = False
     state_dir: Path | None = None
-
-
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} items/s" if speed else "- items/s")
-
-
-@dataclass
-class _Bar:
-    console: Console
-    progress: Progress | None = None
-    task: TaskID | None = None
-    cost: list[float] = field(default_factory=lambda: [0.0])
-
-    def begin(self, label: str, total: int, done: int) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            _RateColumn(),
-            TextColumn("${task.fields[cost]:.4f}"),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=True,
-        )
-        self.progress.start()
-        self.task = self.progress.add_task(label, total=total, completed=done, cost=0.0)
-
-    def advance(self, spent_usd: float) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, advance=1, cost=spent_usd)
-
-    def end(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
 
 
 def _check_eval(specs: SpecSet, name: str, models: tuple[str, ...]) -> None:
@@ -129,7 +84,7 @@ async def _run(specs: SpecSet, args: RunArgs, options: RunOptions, err: Console)
     async with caller_session(
         options.state_dir, replay=args.replay, record=args.record, use_cache=args.use_cache
     ) as caller:
-        return await run_eval(specs, args.eval_name, options, caller, _Bar(err))
+        return await run_eval(specs, args.eval_name, options, caller, ProgressBar(err))
 
 
 def print_results(out: Console, runs: list[ModelRun]) -> None:
@@ -161,3 +116,40 @@ def results_table(runs: list[ModelRun]) -> Table:
                 f"{r.new_cells}/{r.result.completed_cells}",
             )
     return table
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("eval_name", metavar="EVAL", help="name of the Eval spec")
+    add_specs(parser)
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run on this Model (name or name@alias) instead of the Eval's models; repeatable",
+    )
+    parser.add_argument("--limit", type=int, metavar="N", help="only the first N items of the split")
+    parser.add_argument("--repeats", type=int, metavar="K", help="samples per item (overrides the Eval)")
+    parser.add_argument("--no-cache", action="store_true", help="do not reuse cached responses (new ones are stored)")
+    add_cassette(parser)
+    add_unsafe_python(parser)
+    parser.add_argument("--json", action="store_true", help="print the result documents as JSON")
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    allow_unsafe_if_asked(args)
+    for value, flag in ((args.limit, "--limit"), (args.repeats, "--repeats")):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be at least 1")
+    run_args = RunArgs(
+        eval_name=args.eval_name,
+        specs=tuple(specs_of(args)),
+        models=tuple(args.model),
+        limit=args.limit,
+        repeats=args.repeats,
+        use_cache=not args.no_cache,
+        record=args.record,
+        replay=args.replay,
+        as_json=args.json,
+    )
+    return run(run_args, out, err)

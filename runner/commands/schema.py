@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from rich.console import Console
@@ -25,3 +26,12 @@ def schema(out: Path, check: bool, console: Console) -> int:
     written = schemagen.write_all(out)
     console.print(f"wrote {len(written)} schemas to {out}", highlight=False)
     return ExitCode.OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("schemas"), help="folder to write (default: schemas/)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when the schemas are out of date")
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    return schema(args.out, args.check, out)

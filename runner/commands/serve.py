@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -24,3 +25,12 @@ def serve(port: int, adapter: Path | None, out: Console) -> int:
         return ExitCode.ERROR  # it exited on its own
     finally:
         server.stop()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--adapter", type=Path, help="a LoRA adapter (GGUF) to serve on top of the base model")
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    return serve(args.port, args.adapter, out)

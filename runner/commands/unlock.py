@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from rich.console import Console
@@ -20,3 +21,11 @@ def force_unlock_command(lock_id: str, out: Console) -> int:
         text = f"unlocked: removed the lock left by {done.holder.describe()}; that process had already exited"
     out.print(text, markup=False, highlight=False)
     return ExitCode.OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("lock_id", metavar="ID", help="the lock id the error message printed")
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    return force_unlock_command(args.lock_id, out)

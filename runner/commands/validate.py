@@ -5,6 +5,7 @@ It also points at plain values whose meaning YAML 1.2 (what Flywheel reads and w
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import yaml
 from rich.console import Console
 
 from runner.errors import ExitCode, SpecError
+from runner.project import default_specs
 from runner.specs.diagnostics import snippet
 from runner.specs.loader import display_path, load_specs, spec_files
 from runner.specs.yaml12 import yaml11_changes
@@ -55,3 +57,17 @@ def validate(paths: Sequence[Path], console: Console) -> int:
         if overlap is not None:
             console.print(f"warning: {overlap}", markup=False, highlight=False)
     return ExitCode.OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="spec files or folders (default: the project's specs/, found from any subfolder)",
+    )
+
+
+def handle(args: argparse.Namespace, out: Console, err: Console) -> int:
+    return validate(args.paths or [default_specs()], out)
