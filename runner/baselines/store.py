@@ -6,7 +6,6 @@ provenance, metric summaries and one line per item holding only its scores (no m
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,10 @@ from runner.documents.io import (
     write_document,
 )
 from runner.documents.results import BaselineHeader, BaselineItem, ResultHeader
-from runner.errors import FlywheelError
+from runner.git import exists_at, show
 
 """`baselines/history.jsonl`: one line per (eval, model, commit) baseline written on main, oldest first. It feeds
 trend views and the `metric_below` retraining trigger (N consecutive runs under a floor)."""
-
-
-class GitError(FlywheelError):
-    """A git command failed (unknown ref, not a repository)."""
 
 
 def baseline_path(root: Path, eval_name: str, model_slug: str) -> Path:
@@ -78,23 +73,11 @@ def update_from_results(root: Path, results_dir: Path, evals: set[str] | None = 
     return written
 
 
-def git(root: Path, *args: str) -> str:
-    """Run git in `root`; raise GitError with git's message on failure."""
-    try:
-        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitError(f"git {' '.join(args)}: {exc}") from None
-    if proc.returncode != 0:
-        raise GitError(f"git {' '.join(args)}: {proc.stderr.strip() or 'failed'}")
-    return proc.stdout
-
-
 def read_at(root: Path, ref: str, rel: str) -> BaselineDocument | None:
     """The baseline `rel` as it is on `ref`, or None when it does not exist there."""
-    listing = git(root, "ls-tree", "--name-only", ref, "--", rel)
-    if not listing.strip():
+    if not exists_at(root, ref, rel):
         return None
-    return parse_baseline(git(root, "show", f"{ref}:{rel}"), f"{rel} on {ref}")
+    return parse_baseline(show(root, ref, rel), f"{rel} on {ref}")
 
 
 def item_scores(doc: ScoredDocument, metric: str) -> Iterator[tuple[str, float, float]]:
