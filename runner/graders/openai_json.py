@@ -94,40 +94,43 @@ def to_openai(spec: GraderSpec, name: str, *, model_id: Callable[[str], str], sp
     if isinstance(spec, StringCheck):
         out |= {"input": spec.input, "reference": spec.reference, "operation": spec.operation}
     elif isinstance(spec, TextSimilarity):
-        if spec.evaluation_metric == "cosine":
-            raise GraderJsonError(
-                f"grader '{name}': cosine similarity uses a Flywheel embedding_model; OpenAI's "
-                "text_similarity picks its own embeddings, so export would change the scores"
-            )
-        out |= {
-            "input": spec.input,
-            "reference": spec.reference,
-            "evaluation_metric": spec.evaluation_metric,
-        }
-        if spec.pass_threshold is not None:
-            out["pass_threshold"] = spec.pass_threshold
-    elif isinstance(spec, ScoreModel | LabelModel):
+        out |= _text_similarity(spec, name)
+    elif isinstance(spec, ScoreModel):
+        out |= {"model": model_id(spec.model), "input": [_message(m) for m in spec.input]} | _score_model(spec)
+    elif isinstance(spec, LabelModel):
         out |= {"model": model_id(spec.model), "input": [_message(m) for m in spec.input]}
-        if isinstance(spec, ScoreModel):
-            out["range"] = list(spec.range)
-            if spec.pass_threshold is not None:
-                out["pass_threshold"] = spec.pass_threshold
-            if spec.sampling_params is not None:
-                params = spec.sampling_params.model_dump(exclude_none=True, exclude={"stop"})
-                if "max_tokens" in params:
-                    params["max_completions_tokens"] = params.pop("max_tokens")
-                out["sampling_params"] = params
-        else:
-            out |= {"labels": list(spec.labels), "passing_labels": list(spec.passing_labels)}
+        out |= {"labels": list(spec.labels), "passing_labels": list(spec.passing_labels)}
     elif isinstance(spec, PythonGrader):
         out["source"] = grader_source(spec, spec_dir)
-        if spec.image_tag is not None:
-            out["image_tag"] = spec.image_tag
-        if spec.pass_threshold is not None:
-            out["pass_threshold"] = spec.pass_threshold
+        out |= _present(image_tag=spec.image_tag, pass_threshold=spec.pass_threshold)
     elif isinstance(spec, MultiGrader):
         out["graders"] = {k: to_openai(g, k, model_id=model_id, spec_dir=spec_dir) for k, g in spec.graders.items()}
         out["calculate_output"] = spec.calculate_output
+    return out
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    """The fields that are set (OpenAI's grader JSON leaves optional fields out rather than null)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _text_similarity(spec: TextSimilarity, name: str) -> dict[str, Any]:
+    if spec.evaluation_metric == "cosine":
+        raise GraderJsonError(
+            f"grader '{name}': cosine similarity uses a Flywheel embedding_model; OpenAI's "
+            "text_similarity picks its own embeddings, so export would change the scores"
+        )
+    out = {"input": spec.input, "reference": spec.reference, "evaluation_metric": spec.evaluation_metric}
+    return out | _present(pass_threshold=spec.pass_threshold)
+
+
+def _score_model(spec: ScoreModel) -> dict[str, Any]:
+    out: dict[str, Any] = {"range": list(spec.range), **_present(pass_threshold=spec.pass_threshold)}
+    if spec.sampling_params is not None:
+        params = spec.sampling_params.model_dump(exclude_none=True, exclude={"stop"})
+        if "max_tokens" in params:
+            params["max_completions_tokens"] = params.pop("max_tokens")
+        out["sampling_params"] = params
     return out
 
 
