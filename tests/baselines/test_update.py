@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runner.cli import main
+from tests.conftest import json_object
 
 
-def _baseline(repo: Path) -> dict:
-    return json.loads((repo / "baselines/words/fake.json").read_text())
+def _baseline(repo: Path) -> dict[str, Any]:
+    return json_object((repo / "baselines/words/fake.json").read_text())
 
 
 def test_a_whole_run_becomes_the_baseline(engine_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -215,7 +215,7 @@ def test_with_repeats_the_table_floors_and_gate_use_one_per_item_value(
 ) -> None:
     seen: dict[str, int] = {}
 
-    def two_of_three(body: dict) -> str:
+    def two_of_three(body: dict[str, Any]) -> str:
         # Repeat k of a word is its k-th identical request: even words right, right, wrong; odd words always wrong.
         word = str(body["messages"][-1]["content"])
         seen[word] = seen.get(word, 0) + 1
