@@ -54,26 +54,35 @@ def parse(formula: str, names: frozenset[str]) -> ast.Expression:
     if _depth(tree) > MAX_DEPTH:
         raise FormulaError(f"formula nested more than {MAX_DEPTH} levels deep; simplify it")
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            if node.id not in names and node.id not in FUNCTIONS:
-                known = ", ".join(sorted(names))
-                raise FormulaError(f"unknown name '{node.id}'; the formula can use {known}")
-        elif isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
-                raise FormulaError(f"only these functions may be called: {', '.join(FUNCTIONS)}")
-        elif isinstance(node, ast.Constant):
-            if not isinstance(node.value, int | float) or isinstance(node.value, bool):
-                raise FormulaError("only numbers may appear as constants")
-            if isinstance(node.value, float) and not math.isfinite(node.value):
-                raise FormulaError("constant too large (it is infinite as a float)")
-            if isinstance(node.value, int) and len(str(abs(node.value))) > MAX_DIGITS:
-                raise FormulaError(f"constant with more than {MAX_DIGITS} digits")
-        elif isinstance(node, ast.BinOp):
-            if type(node.op) not in _BINARY:
-                raise FormulaError(f"operator {type(node.op).__name__} is not allowed")
-        elif not isinstance(node, ast.Expression | ast.UnaryOp | ast.UAdd | ast.USub | ast.Load | ast.operator):
-            raise FormulaError(f"{type(node).__name__} is not allowed in a formula")
+        _check_node(node, names)
     return tree
+
+
+def _check_node(node: ast.AST, names: frozenset[str]) -> None:
+    """Refuse a node a formula may not contain."""
+    if isinstance(node, ast.Name):
+        if node.id not in names and node.id not in FUNCTIONS:
+            known = ", ".join(sorted(names))
+            raise FormulaError(f"unknown name '{node.id}'; the formula can use {known}")
+    elif isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
+            raise FormulaError(f"only these functions may be called: {', '.join(FUNCTIONS)}")
+    elif isinstance(node, ast.Constant):
+        _check_constant(node.value)
+    elif isinstance(node, ast.BinOp):
+        if type(node.op) not in _BINARY:
+            raise FormulaError(f"operator {type(node.op).__name__} is not allowed")
+    elif not isinstance(node, ast.Expression | ast.UnaryOp | ast.UAdd | ast.USub | ast.Load | ast.operator):
+        raise FormulaError(f"{type(node).__name__} is not allowed in a formula")
+
+
+def _check_constant(value: object) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise FormulaError("only numbers may appear as constants")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FormulaError("constant too large (it is infinite as a float)")
+    if isinstance(value, int) and len(str(abs(value))) > MAX_DIGITS:
+        raise FormulaError(f"constant with more than {MAX_DIGITS} digits")
 
 
 def evaluate(formula: str, values: Mapping[str, float]) -> float:

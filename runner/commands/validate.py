@@ -15,7 +15,7 @@ from rich.console import Console
 from runner.errors import ExitCode, SpecError
 from runner.project import default_specs
 from runner.specs.diagnostics import snippet
-from runner.specs.loader import display_path, load_specs, spec_files
+from runner.specs.loader import MAX_SPEC_BYTES, display_path, load_specs, spec_files
 from runner.specs.yaml12 import yaml11_changes
 from runner.specs.yamlpos import Pos
 
@@ -24,6 +24,8 @@ def yaml11_notes(paths: Sequence[Path]) -> list[str]:
     """`file:line:col: note: ...` with a snippet, for each value that YAML 1.1 read differently."""
     notes = []
     for file in spec_files(paths or [Path("specs")]):
+        if file.stat().st_size > MAX_SPEC_BYTES:
+            continue  # load_specs refuses it; never parse a file past the limit twice
         try:
             text = file.read_text(encoding="utf-8")
             changes = yaml11_changes(text)

@@ -199,17 +199,21 @@ class _Checker:
             if isinstance(trigger, MetricBelow):
                 self.metric_trigger(loc, ("spec", "triggers", i), trigger)
         if spec.promotion is not None:
-            ppath: Path_ = ("spec", "promotion", "eval")
-            if self.ref(loc, ppath, "Eval", spec.promotion.eval, self.specs.evals):
-                base_name, _ = parse_model_ref(spec.base_model)
-                listed = {parse_model_ref(m)[0] for m in self.specs.evals[spec.promotion.eval].doc.spec.models}
-                if base_name not in listed:
-                    self.err(
-                        loc,
-                        ppath,
-                        f"promotion Eval '{spec.promotion.eval}' does not evaluate Model "
-                        f"'{base_name}'; add it to that Eval's `models`",
-                    )
+            self.promotion(loc, spec.promotion.eval, spec.base_model)
+
+    def promotion(self, loc: Located[FineTuneDoc], eval_name: str, base_model: str) -> None:
+        """The promotion Eval exists and evaluates the recipe's base Model."""
+        ppath: Path_ = ("spec", "promotion", "eval")
+        if self.ref(loc, ppath, "Eval", eval_name, self.specs.evals):
+            base_name, _ = parse_model_ref(base_model)
+            listed = {parse_model_ref(m)[0] for m in self.specs.evals[eval_name].doc.spec.models}
+            if base_name not in listed:
+                self.err(
+                    loc,
+                    ppath,
+                    f"promotion Eval '{eval_name}' does not evaluate Model "
+                    f"'{base_name}'; add it to that Eval's `models`",
+                )
 
     def metric_trigger(self, loc: Located[FineTuneDoc], path: Path_, trigger: MetricBelow) -> None:
         if not self.ref(loc, (*path, "eval"), "Eval", trigger.eval, self.specs.evals):

@@ -94,11 +94,16 @@ class CliServer:
         self.proc.stdin.write(json.dumps({**request, "timeout": self.timeout_s}) + "\n")
         self.proc.stdin.flush()
         answer = self._read()
-        read = lambda p: p.read_text(encoding="utf-8", errors="replace") if p.exists() else ""  # noqa: E731
-        return Outcome(answer["code"], read(out), read(err), answer["timed_out"], answer["seconds"], answer["maxrss"])
+        return Outcome(
+            answer["code"], _read_text(out), _read_text(err), answer["timed_out"], answer["seconds"], answer["maxrss"]
+        )
 
     def close(self) -> None:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.close()
         self.proc.wait(timeout=30)
         self.proc.stdout.close()
+
+
+def _read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
