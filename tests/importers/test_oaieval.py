@@ -21,9 +21,10 @@ from runner.importers.oaieval import installed_registry
 from runner.testing.fake_openai import FakeOpenAI
 from tests.importers.conftest import dataset_rows, result_items
 
-REGISTRY = installed_registry()
-if REGISTRY is None:  # pragma: no cover - scripts/install installs it
+_FOUND = installed_registry()
+if _FOUND is None:  # pragma: no cover - scripts/install installs it
     pytest.fail("the `evals` package is missing: bash scripts/install installs it (pip install --no-deps evals)")
+REGISTRY: Path = _FOUND
 EVALS_SRC = REGISTRY.parent
 
 
@@ -106,7 +107,9 @@ class Answers:
         variant = _h(key) % 6
         if isinstance(first, str) and first.startswith("{") and variant == 4:
             return json.dumps(dict(reversed(list(json.loads(first).items()))))
-        return [first, str(first).upper(), f"The answer: {first}", f"{first}, surely", "I do not know", "x"][variant]
+        return str(
+            [first, str(first).upper(), f"The answer: {first}", f"{first}, surely", "I do not know", "x"][variant]
+        )
 
 
 @pytest.fixture
