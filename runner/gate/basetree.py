@@ -9,7 +9,7 @@ from pathlib import Path
 
 from runner.baselines.ledger import FOLDER
 from runner.errors import UsageError
-from runner.git import GitError, exists_at, extract, resolve_commit
+from runner.git import GitError, exists_at, extract, git, resolve_commit
 
 
 def resolve_ref(root: Path, ref: str, flag: str = "--base") -> str:

@@ -24,7 +24,6 @@ from runner.errors import ReplayMissError
 from runner.gate.inputs import NO_CODE, Approval, DatasetDiff, GateInputs, base_side, metric_floor
 from runner.gate.samples import describe
 from runner.gate.stats import Comparison, MetricInput, compare
-from runner.git import git
 from runner.hashing import content_hash
 from runner.models.pool import UntrustedKeyError
 from runner.models.resolve import resolve_model
