@@ -107,7 +107,8 @@ def test_every_registered_command_owns_its_arguments_and_handler() -> None:
 def test_a_command_imports_only_its_own_module(mini_repo: Path) -> None:
     code = (
         "import sys; from runner.cli import main; code = main(['validate']); "
-        "print(code, sorted(m for m in sys.modules if m.startswith(('runner.commands.', 'runner.engine'))))"
+        "print(code, sorted(m for m in sys.modules if m.startswith('runner.commands.')), "
+        "[m for m in ('openai', 'runner.engine.run', 'runner.engine.calls') if m in sys.modules])"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert proc.stdout.splitlines()[-1] == ("0 ['runner.commands.registry', 'runner.commands.validate']")
+    assert proc.stdout.splitlines()[-1] == "0 ['runner.commands.registry', 'runner.commands.validate'] []"
