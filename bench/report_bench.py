@@ -42,7 +42,8 @@ def _header(n: int) -> ResultHeader:
                           errors=0, floor_ok=True, grader="exact", direction="higher_is_better")  # fmt: skip
     return ResultHeader(
         eval="triage", run_id="r", model=ModelInfo(ref="local", id="smollm2", endpoint="local", sampling={}),
-        dataset="tickets", split="test", repeats=1, reduce="mean", n_items=n, completed_cells=n,
+        dataset="tickets", split="test", repeats=1, reduce="mean", n_items=n, completed_cells=n, failed_cells=0,
+        failed_items=0,
         metrics={"accuracy": metric},
         usage=Usage(prompt_tokens=0, completion_tokens=0, cost_usd=0, cached_cells=0, errors=0, mean_latency_s=0,
                     estimate_usd=0),
