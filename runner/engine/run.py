@@ -26,6 +26,7 @@ from runner.documents.results import (
     Usage,
 )
 from runner.engine.calls import BudgetExhausted, Caller
+from runner.engine.cells import plan_model_run as identity_plan
 from runner.engine.estimate import Estimate, estimate_run, is_free
 from runner.engine.judge import EngineJudge
 from runner.engine.metrics import ItemScore, reduce_repeats, summarise
@@ -126,17 +127,8 @@ def plan_model_run(specs: SpecSet, eval_name: str, ref: str, options: RunOptions
         "dataset": specs.data[spec.dataset].hash,
         "graders": {m.grader: grader_hash(specs, m.grader) for m in spec.metrics},
     }
-    run_id = content_hash(
-        {
-            "eval": eval_name,
-            "hashes": hashes,
-            "model": [model.endpoint, model.model_id],
-            "sampling": sampling(model.spec, prompt.parameters.model_dump(exclude_none=True)),
-            "split": spec.split,
-            "items": [i.id for i in items],
-            "repeats": repeats,
-        }
-    )
+    # The run id is the identity module's (versioned, explicit fields, the split's items only).
+    run_id = identity_plan(specs, eval_name, ref, options.limit, options.repeats).run_id
     graders = [m.grader for m in spec.metrics]
     return _Plan(
         eval_name, spec, items, repeats, model, run_id, hashes, options.state_dir, reference_fields(specs, graders)
